@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { INSTALL_NIX, NIX_FEATURES } from "./nix.ts";
+import { TaskError } from "./runner/errors.ts";
+import type { CommandResult } from "./runner/shell.ts";
+import type { TaskContext } from "./runner/task.ts";
+
+interface CheckResult {
+	name: string;
+	exitCode: number;
+}
+
+/** Errors from `nix fmt` that mean the formatter could not be fetched or does not exist. */
+const FORMATTER_UNAVAILABLE = [
+	/unable to download/i,
+	/could not resolve host/i,
+	/couldn't resolve host/i,
+	/does not provide attribute '[^']*formatter/i,
+];
+
+export function formatterUnavailable(stderr: string): string | undefined {
+	const line = stderr
+		.split("\n")
+		.find((l) => FORMATTER_UNAVAILABLE.some((pattern) => pattern.test(l)));
+	return line?.replace(/^error:\s*/, "").trim();
+}
+
+function flakeHasFormatter(root: string): boolean {
+	const flake = join(root, "flake.nix");
+	return existsSync(flake) && /\bformatter\b/.test(readFileSync(flake, "utf8"));
+}
+
+async function checkNix({ root, $, log }: TaskContext): Promise<CommandResult | undefined> {
+	if (Bun.which("nix") === null || Bun.which("nix-instantiate") === null) {
+		log(`nix is not on PATH, so the Nix files were not checked; ${INSTALL_NIX}.`);
+		return undefined;
+	}
+	const listing = await $({ quiet: true, probe: true })`git ls-files -z -- ${"*.nix"}`;
+	const files = listing.stdout.split("\0").filter((file) => file.length > 0);
+	if (files.length === 0) {
+		log("no tracked .nix files to check.");
+		return undefined;
+	}
+	if (flakeHasFormatter(root)) {
+		const format = await $({ nothrow: true })`nix ${NIX_FEATURES} fmt -- ${files}`;
+		if (format.exitCode === 0) return format;
+		const reason = formatterUnavailable(format.stderr);
+		if (reason === undefined) return format;
+		log(
+			`nix fmt could not run (${reason}); fell back to a syntax check with nix-instantiate --parse.`,
+		);
+	} else {
+		log("the flake has no formatter; fell back to a syntax check with nix-instantiate --parse.");
+	}
+	return $({ nothrow: true })`nix-instantiate --parse ${files} >/dev/null`;
+}
+
+export default async function analyze(context: TaskContext) {
+	const { root, $ } = context;
+	const bin = (tool: string) => join(root, "node_modules", ".bin", tool);
+	const checks: CheckResult[] = [];
+	const record = (name: string, result: CommandResult | undefined) => {
+		if (result !== undefined) checks.push({ name, exitCode: result.exitCode });
+	};
+	record("Biome", await $({ nothrow: true })`${bin("biome")} check --write .`);
+	record("tsc", await $({ nothrow: true })`${bin("tsc")} --noEmit -p .`);
+	record("the Nix check", await checkNix(context));
+	const failed = checks.filter((check) => check.exitCode !== 0);
+	const first = failed[0];
+	if (first !== undefined) {
+		throw new TaskError(
+			`${failed.map((check) => check.name).join(", ")} found problems (shown above); fix them and run \`bun task analyze\` again.`,
+			first.exitCode,
+		);
+	}
+}

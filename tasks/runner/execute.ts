@@ -1,0 +1,136 @@
+import { appendFileSync } from "node:fs";
+import { CommandFailed, TaskError, UsageError } from "./errors.ts";
+import {
+	endGroup,
+	errorAnnotation,
+	onGitHubActions,
+	startGroup,
+	type TimingRow,
+	timingTable,
+} from "./github.ts";
+import type { Step } from "./plan.ts";
+import { installSignalHandlers, interruptedBy, onInterrupt, untilExit } from "./processes.ts";
+import { createShell } from "./shell.ts";
+import type { Catalog } from "./task.ts";
+
+export interface ExecuteSettings {
+	dryRun: boolean;
+	passthrough: readonly string[];
+	root: string;
+	env?: Record<string, string | undefined>;
+}
+
+/** `images --system=x86_64-linux`: how a step is named in logs, groups and the summary. */
+export function describeStep(step: Step): string {
+	const options = Object.entries(step.options)
+		.filter(([, value]) => value !== undefined && value !== false)
+		.map(([name, value]) => (value === true ? `--${name}` : `--${name}=${value}`));
+	return [step.task, ...options].join(" ");
+}
+
+function formatDuration(milliseconds: number): string {
+	return milliseconds < 1000
+		? `${Math.round(milliseconds)} ms`
+		: `${(milliseconds / 1000).toFixed(1)} s`;
+}
+
+interface Failure {
+	exitCode: number;
+	message: string;
+	/** Shown in full (unexpected errors keep their stack). */
+	detail?: string;
+}
+
+function describeFailure(task: string, error: unknown): Failure {
+	if (error instanceof CommandFailed) {
+		return { exitCode: error.exitCode, message: `Task "${task}" failed: ${error.message}.` };
+	}
+	if (error instanceof TaskError || error instanceof UsageError) {
+		return { exitCode: error.exitCode, message: `Task "${task}" failed: ${error.message}` };
+	}
+	const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+	return {
+		exitCode: 1,
+		message: `Task "${task}" failed with an unexpected error; this is a bug in the task, please report it.`,
+		detail: stack,
+	};
+}
+
+/**
+ * Runs the planned steps in order, stopping at the first failure, and returns
+ * the exit code: 0, or the failing command's own code.
+ */
+export async function execute(
+	catalog: Catalog,
+	steps: readonly Step[],
+	settings: ExecuteSettings,
+): Promise<number> {
+	const github = onGitHubActions(settings.env);
+	const rows: TimingRow[] = steps.map((step) => ({
+		task: describeStep(step),
+		result: "not run",
+		milliseconds: undefined,
+	}));
+	const writeSummary = () => {
+		const file = settings.env?.GITHUB_STEP_SUMMARY;
+		if (github && file) appendFileSync(file, timingTable(rows));
+	};
+	let current: number | undefined;
+	installSignalHandlers();
+	onInterrupt(() => {
+		const row = current === undefined ? undefined : rows[current];
+		if (row) row.result = `interrupted (${interruptedBy()})`;
+		if (github && current !== undefined) process.stderr.write(endGroup());
+		writeSummary();
+	});
+
+	for (const [index, step] of steps.entries()) {
+		const definition = catalog[step.task];
+		const row = rows[index];
+		if (definition === undefined || row === undefined) continue;
+		current = index;
+		const title = describeStep(step);
+		process.stderr.write(github ? startGroup(title) : `▶ ${title}\n`);
+		const started = performance.now();
+		try {
+			const body = await definition.load();
+			await body.default({
+				task: step.task,
+				options: step.options,
+				passthrough: definition.passthrough === undefined ? [] : settings.passthrough,
+				dryRun: settings.dryRun,
+				root: settings.root,
+				$: createShell({ dryRun: settings.dryRun }, { cwd: settings.root }),
+				log: (message) => process.stderr.write(`${step.task}: ${message}\n`),
+			});
+		} catch (error) {
+			if (interruptedBy() !== undefined) return untilExit();
+			const elapsed = performance.now() - started;
+			const failure = describeFailure(step.task, error);
+			row.result = `failed (exit ${failure.exitCode})`;
+			row.milliseconds = elapsed;
+			if (failure.detail) process.stderr.write(`${failure.detail}\n`);
+			if (github) {
+				process.stderr.write(endGroup());
+				const tail =
+					error instanceof CommandFailed && error.stderrTail.length > 0
+						? `\n${error.stderrTail.join("\n")}`
+						: "";
+				process.stderr.write(
+					errorAnnotation(`Task ${step.task} failed`, `${failure.message}${tail}`),
+				);
+			}
+			process.stderr.write(`✗ ${failure.message}\n`);
+			writeSummary();
+			return failure.exitCode;
+		}
+		const elapsed = performance.now() - started;
+		row.result = settings.dryRun ? "dry run" : "succeeded";
+		row.milliseconds = elapsed;
+		if (github) process.stderr.write(endGroup());
+		else process.stderr.write(`✓ ${step.task} (${formatDuration(elapsed)})\n`);
+	}
+	current = undefined;
+	writeSummary();
+	return 0;
+}

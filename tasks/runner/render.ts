@@ -1,0 +1,116 @@
+import { GLOBAL_FLAGS } from "./command-line.ts";
+import { describeDefault, type OptionSpec, type OptionSpecs, usageOf } from "./options.ts";
+import { acceptedOptions, passthroughTargets } from "./plan.ts";
+import { type Catalog, isHidden, summaryOf } from "./task.ts";
+
+const USAGE = "Usage: bun task <task> [options] [-- arguments for the tool the task drives]";
+
+function table(rows: readonly (readonly [string, string])[], indent = "  "): string[] {
+	const width = Math.max(0, ...rows.map(([left]) => left.length));
+	return rows.map(([left, right]) => `${indent}${left.padEnd(width)}  ${right}`.trimEnd());
+}
+
+export function visibleTasks(catalog: Catalog): string[] {
+	return Object.keys(catalog).filter((name) => !isHidden(name));
+}
+
+/** `bun task --list`: every visible task in catalog order with its one-line doc. */
+export function renderList(catalog: Catalog): string {
+	const rows = visibleTasks(catalog).map((name) => {
+		const definition = catalog[name];
+		return [name, definition ? summaryOf(definition) : ""] as const;
+	});
+	return [
+		USAGE,
+		"",
+		"Tasks:",
+		...table(rows),
+		"",
+		"Run `bun task <task> --help` for a task's options and dependencies.",
+		"",
+	].join("\n");
+}
+
+function optionLines(specs: OptionSpecs): string[] {
+	const rows: (readonly [string, string])[] = [];
+	for (const [name, spec] of Object.entries(specs)) {
+		const facts = [spec.doc];
+		if (spec.type === "string" && spec.choices) facts.push(`One of: ${spec.choices.join(", ")}.`);
+		const fallback = describeDefault(spec);
+		if (fallback !== undefined) facts.push(`Default: ${fallback}.`);
+		rows.push([usageOf(name, spec), facts.join(" ")]);
+	}
+	return table(rows);
+}
+
+/** `bun task <name> --help`: doc, options with types, defaults and variables, dependencies. */
+export function renderHelp(catalog: Catalog, task: string): string {
+	const definition = catalog[task];
+	if (definition === undefined) return renderList(catalog);
+	const own = definition.options ?? {};
+	const inherited = Object.fromEntries(
+		Object.entries(acceptedOptions(catalog, task)).filter(([name]) => !(name in own)),
+	);
+	const tools = [
+		...new Set(passthroughTargets(catalog, [task]).map((name) => catalog[name]?.passthrough)),
+	];
+	const passthrough = tools.length > 0 ? ` [-- ${tools.join(" / ")} arguments]` : "";
+	const lines = [`Usage: bun task ${task} [options]${passthrough}`, "", definition.doc.trim(), ""];
+	if (Object.keys(own).length > 0) lines.push("Options:", ...optionLines(own), "");
+	if (Object.keys(inherited).length > 0) {
+		lines.push("Options handed to its dependencies:", ...optionLines(inherited), "");
+	}
+	lines.push(
+		"Runner options:",
+		...table([
+			["--dry-run", GLOBAL_FLAGS["dry-run"].doc],
+			["-h, --help", GLOBAL_FLAGS.help.doc],
+		]),
+		"",
+	);
+	const depends = definition.depends ?? [];
+	lines.push(`Depends on: ${depends.length > 0 ? depends.join(", ") : "nothing"}.`);
+	if (tools.length > 0) lines.push(`Arguments after -- go to \`${tools.join("` and `")}\`.`);
+	lines.push("");
+	return lines.join("\n");
+}
+
+/** `bun task --help` with no task: usage, runner options, and the list. */
+export function renderGeneralHelp(catalog: Catalog): string {
+	const flags = table([
+		["--list [--json]", `${GLOBAL_FLAGS.list.doc} ${GLOBAL_FLAGS.json.doc}`],
+		["<task> --help", GLOBAL_FLAGS.help.doc],
+		["--dry-run", GLOBAL_FLAGS["dry-run"].doc],
+		["--completions <shell>", GLOBAL_FLAGS.completions.doc],
+	]);
+	return [renderList(catalog).trimEnd(), "", "Runner options:", ...flags, ""].join("\n");
+}
+
+function jsonOption(name: string, spec: OptionSpec) {
+	return {
+		name,
+		type: spec.type,
+		doc: spec.doc,
+		...(spec.type === "string" && spec.choices ? { choices: spec.choices } : {}),
+		...(describeDefault(spec) === undefined ? {} : { default: describeDefault(spec) }),
+		...(spec.env ? { env: spec.env } : {}),
+	};
+}
+
+/** `bun task --list --json`, for tooling and completions. */
+export function renderJson(catalog: Catalog): string {
+	const tasks = visibleTasks(catalog).map((name) => {
+		const definition = catalog[name];
+		return {
+			name,
+			doc: definition?.doc.trim() ?? "",
+			summary: definition ? summaryOf(definition) : "",
+			options: Object.entries(acceptedOptions(catalog, name)).map(([option, spec]) =>
+				jsonOption(option, spec),
+			),
+			depends: definition?.depends ?? [],
+			...(definition?.passthrough ? { passthrough: definition.passthrough } : {}),
+		};
+	});
+	return `${JSON.stringify({ tasks }, null, 2)}\n`;
+}

@@ -1,0 +1,58 @@
+import type { OptionSpecs, OptionValues } from "./options.ts";
+import type { Shell } from "./shell.ts";
+
+/** What a task body receives. Everything it runs goes through `$`, so dry-run and signals hold. */
+export interface TaskContext<V = Record<string, unknown>> {
+	/** The task's name as written in the catalog. */
+	task: string;
+	/** Resolved option values: command line, then environment variable, then default. */
+	options: V;
+	/** Arguments after `--`, for the tool the task drives. */
+	passthrough: readonly string[];
+	/** True under `--dry-run`: `$` prints commands instead of running them. */
+	dryRun: boolean;
+	/** The project's root directory (where package.json is). */
+	root: string;
+	/** The one shell: echoes, tracks children, honours dry-run. */
+	$: Shell;
+	/** A progress line on stderr, attributed to the task. */
+	log: (message: string) => void;
+}
+
+/**
+ * A task file's shape: its default export is the body. Declared as a method so a
+ * body typed for its own options fits the catalog's general signature.
+ */
+export interface TaskModule<V> {
+	default(context: TaskContext<V>): Promise<void>;
+}
+
+export interface TaskDefinition<O extends OptionSpecs = OptionSpecs> {
+	/** First line: the `--list` summary. Further lines: shown by `--help`. */
+	doc: string;
+	options?: O;
+	/** Tasks that run first, once per invocation, in this order. */
+	depends?: readonly string[];
+	/** The tool that receives arguments after `--`, e.g. "nix build"; absent means none is accepted. */
+	passthrough?: string;
+	/** Loads the body lazily, so listing and help import nothing heavy. */
+	load: () => Promise<TaskModule<OptionValues<O>>>;
+}
+
+/** Declares a task, inferring its option value types for the body. */
+export function defineTask<O extends OptionSpecs = Record<never, never>>(
+	definition: TaskDefinition<O>,
+): TaskDefinition<O> {
+	return definition;
+}
+
+export type Catalog = Record<string, TaskDefinition<OptionSpecs>>;
+
+/** Tasks whose names start with `_` are helpers: runnable, but not listed. */
+export function isHidden(name: string): boolean {
+	return name.startsWith("_");
+}
+
+export function summaryOf(definition: TaskDefinition<OptionSpecs>): string {
+	return definition.doc.split("\n", 1)[0]?.trim() ?? "";
+}

@@ -1,0 +1,80 @@
+/** Spawning `bun task …` as a user would, and throwaway copies of the project. */
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const REPO = resolve(import.meta.dir, "..");
+export const RUNNER_FIXTURE = join(REPO, "test", "fixtures", "runner");
+
+export interface Run {
+	exitCode: number;
+	stdout: string;
+	stderr: string;
+}
+
+export interface RunSettings {
+	cwd?: string;
+	env?: Record<string, string | undefined>;
+}
+
+/** The environment a test starts from: this one, minus what would change the runner's behaviour. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+	const env: Record<string, string | undefined> = { ...process.env };
+	for (const name of ["system", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "NIX_CONFIG"])
+		delete env[name];
+	Object.assign(env, extra);
+	return Object.fromEntries(
+		Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+	);
+}
+
+/** Runs `bun task <args>` in `cwd` (default: the repository) and waits for it. */
+export async function bunTask(args: readonly string[], settings: RunSettings = {}): Promise<Run> {
+	const child = Bun.spawn([process.execPath, "task", ...args], {
+		cwd: settings.cwd ?? REPO,
+		env: cleanEnv(settings.env),
+		stdout: "pipe",
+		stderr: "pipe",
+		stdin: "ignore",
+	});
+	const [stdout, stderr, exitCode] = await Promise.all([
+		new Response(child.stdout).text(),
+		new Response(child.stderr).text(),
+		child.exited,
+	]);
+	return { exitCode, stdout, stderr };
+}
+
+export function tempDir(prefix: string): string {
+	return mkdtempSync(join(tmpdir(), `nix-images-${prefix}-`));
+}
+
+const PROJECT_FILES = [
+	"tasks",
+	"nix",
+	"package.json",
+	"bun.lock",
+	"bunfig.toml",
+	"tsconfig.json",
+	"biome.json",
+	".gitignore",
+];
+
+/**
+ * A throwaway copy of the project (sharing node_modules), so tasks that write
+ * or delete can run for real without touching the checkout.
+ */
+export function projectCopy(): { dir: string; dispose: () => void } {
+	const dir = tempDir("project");
+	for (const entry of PROJECT_FILES)
+		cpSync(join(REPO, entry), join(dir, entry), { recursive: true });
+	symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+	return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Fails with the install command when a tool a test needs is missing (never a silent skip). */
+export function requireTool(tool: string, install: string): string {
+	const path = Bun.which(tool);
+	if (path === null) throw new Error(`This test needs \`${tool}\`; install it with: ${install}`);
+	return path;
+}

@@ -1,5 +1,5 @@
 /** Spawning `bun task …` as a user would, and throwaway copies of the project. */
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -52,6 +52,8 @@ export function tempDir(prefix: string): string {
 const PROJECT_FILES = [
 	"tasks",
 	"nix",
+	"test",
+	"scripts",
 	"package.json",
 	"bun.lock",
 	"bunfig.toml",
@@ -77,4 +79,27 @@ export function requireTool(tool: string, install: string): string {
 	const path = Bun.which(tool);
 	if (path === null) throw new Error(`This test needs \`${tool}\`; install it with: ${install}`);
 	return path;
+}
+
+/**
+ * A PATH under which the named tools do not exist: a directory of links to
+ * everything else on PATH (so the test sees exactly a machine without them).
+ */
+export function pathWithout(tools: readonly string[]): { path: string; dispose: () => void } {
+	const dir = tempDir("path");
+	const seen = new Set(tools);
+	for (const entry of (process.env.PATH ?? "").split(":")) {
+		let names: string[];
+		try {
+			names = readdirSync(entry);
+		} catch {
+			continue;
+		}
+		for (const name of names) {
+			if (seen.has(name)) continue;
+			seen.add(name);
+			symlinkSync(join(entry, name), join(dir, name));
+		}
+	}
+	return { path: dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -165,7 +165,7 @@ function fish(data: CompletionData): string {
 	const names = data.tasks.map((t) => t.name).join(" ");
 	const lines = [
 		"# bun task completions for fish. Load them with: bun task --completions fish | source",
-		`complete -c bun -n ${fishQuote(`${inTask}; and not __fish_seen_subcommand_from ${names}`)} -f -a ${fishQuote("")}`,
+		`complete -c bun -n ${fishQuote(inTask)} -f`,
 	];
 	for (const task of data.tasks) {
 		lines.push(

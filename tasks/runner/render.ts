@@ -78,7 +78,10 @@ export function renderHelp(catalog: Catalog, task: string): string {
 /** `bun task --help` with no task: usage, runner options, and the list. */
 export function renderGeneralHelp(catalog: Catalog): string {
 	const flags = table([
-		["--list [--json]", `${GLOBAL_FLAGS.list.doc} ${GLOBAL_FLAGS.json.doc}`],
+		[
+			"--list [--json]",
+			"List every task with its one-line doc; --json: with options and dependencies.",
+		],
 		["<task> --help", GLOBAL_FLAGS.help.doc],
 		["--dry-run", GLOBAL_FLAGS["dry-run"].doc],
 		["--completions <shell>", GLOBAL_FLAGS.completions.doc],

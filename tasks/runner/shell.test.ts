@@ -61,11 +61,17 @@ describe("shell", () => {
 	test("sets, overrides and removes environment variables, and runs in cwd", async () => {
 		const { $ } = recordingShell();
 		process.env.SHELL_TEST_REMOVED = "still here";
-		const result = await $({
+		const $env = $({
 			quiet: true,
+			nothrow: true,
 			env: { SHELL_TEST_ADDED: "added", SHELL_TEST_REMOVED: undefined },
-		})`sh -c ${'echo "$SHELL_TEST_ADDED ${SHELL_TEST_REMOVED:-gone} $(pwd)"'}`;
+		});
+		const added = await $env`printenv SHELL_TEST_ADDED`;
+		const removed = await $env`printenv SHELL_TEST_REMOVED`;
+		const cwd = await $env`pwd`;
 		delete process.env.SHELL_TEST_REMOVED;
-		expect(result.stdout.trim()).toBe(`added gone ${dir}`);
+		expect(added.stdout).toBe("added\n");
+		expect(removed.exitCode).toBe(1);
+		expect(cwd.stdout).toBe(`${dir}\n`);
 	});
 });

@@ -1,0 +1,25 @@
+/**
+ * `bun run bench`: every measurement compares against a baseline taken in the
+ * same run, so the ratios hold on a noisy machine where absolute times do not.
+ * `bun run bench runner` runs one section.
+ */
+import { resolve } from "node:path";
+import { benchRunner } from "./bench/runner.ts";
+
+const root = resolve(import.meta.dir, "..");
+const sections: Record<string, () => unknown> = {
+	runner: () => benchRunner(root),
+};
+
+const wanted = Bun.argv.slice(2);
+for (const name of wanted) {
+	if (!(name in sections)) {
+		console.error(
+			`error: no bench section "${name}"; choose from ${Object.keys(sections).join(", ")}.`,
+		);
+		process.exit(2);
+	}
+}
+for (const [name, run] of Object.entries(sections)) {
+	if (wanted.length === 0 || wanted.includes(name)) await run();
+}

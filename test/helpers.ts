@@ -1,5 +1,5 @@
 /** Spawning `bun task …` as a user would, and throwaway copies of the project. */
-import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -63,14 +63,20 @@ const PROJECT_FILES = [
 ];
 
 /**
- * A throwaway copy of the project (sharing node_modules), so tasks that write
- * or delete can run for real without touching the checkout.
+ * A throwaway copy of the project (sharing node_modules, or with an empty one),
+ * so tasks that write or delete can run for real without touching the checkout.
  */
-export function projectCopy(): { dir: string; dispose: () => void } {
+export function projectCopy(settings: { withoutDependencies?: boolean } = {}): {
+	dir: string;
+	dispose: () => void;
+} {
 	const dir = tempDir("project");
-	for (const entry of PROJECT_FILES)
+	for (const entry of PROJECT_FILES) {
 		cpSync(join(REPO, entry), join(dir, entry), { recursive: true });
-	symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+	}
+	// An empty node_modules, not a missing one: without any, Bun would auto-install on import.
+	if (settings.withoutDependencies) mkdirSync(join(dir, "node_modules"));
+	else symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
 	return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

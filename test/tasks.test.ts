@@ -18,6 +18,27 @@ describe("bun task in the repository", () => {
 	});
 });
 
+describe("listing and help load no dependency", () => {
+	// With an empty node_modules, importing zx (or anything else installed) would fail.
+	const bare = projectCopy({ withoutDependencies: true });
+	afterAll(bare.dispose);
+	test("--list, --list --json, --help, --completions and usage errors work without node_modules", async () => {
+		for (const args of [
+			["--list"],
+			["--list", "--json"],
+			["clean", "--help"],
+			["--completions", "fish"],
+		]) {
+			const run = await bunTask(args, { cwd: bare.dir });
+			expect(run.stderr).toBe("");
+			expect(run.exitCode).toBe(0);
+		}
+		const typo = await bunTask(["claen"], { cwd: bare.dir });
+		expect(typo.exitCode).toBe(2);
+		expect(typo.stderr).toContain('Did you mean "clean"?');
+	});
+});
+
 describe("clean", () => {
 	const project = projectCopy();
 	const outside = tempDir("outside");

@@ -6,7 +6,7 @@
 import { OUTPUT_KINDS } from "./outputs.ts";
 import type { OptionValues } from "./runner/options.ts";
 import { type Catalog, defineTask } from "./runner/task.ts";
-import { systemFilterOption } from "./systems.ts";
+import { systemFilterOption, systemOption } from "./systems.ts";
 
 const cleanOptions = {
 	kind: {
@@ -19,6 +19,22 @@ const cleanOptions = {
 } as const;
 export type CleanOptions = OptionValues<typeof cleanOptions>;
 
+const buildOptions = {
+	system: systemOption,
+	flake: {
+		type: "string",
+		doc: "Flake to build from: a path, or a reference such as github:owner/nix-images/<rev>.",
+		placeholder: "ref",
+		default: ".",
+	},
+} as const;
+export type BuildOptions = OptionValues<typeof buildOptions>;
+
+const BUILD_NOTES = `Runs \`nix build <flake>#packages.<system>.<image>\` with flakes enabled on the command line,
+streaming the build log. A failed build leaves the previous image in place. Arguments
+after -- go to nix build: remote builders (--builders 'ssh://host aarch64-linux'),
+--max-jobs, --keep-failed, --option …`;
+
 export const catalog: Catalog = {
 	clean: defineTask({
 		doc: `Delete generated outputs: all of outputs/, or only one kind and/or system of it.
@@ -26,6 +42,26 @@ Nothing outside outputs/ is touched. Removing an image link also drops its Nix G
 so the next \`nix-collect-garbage\` may free the image.`,
 		options: cleanOptions,
 		load: () => import("./clean.ts"),
+	}),
+	"oci-container": defineTask({
+		doc: `Build the OCI container image with Nix: outputs/main/oci-container/<system>/nix.tar.gz.
+A gzipped docker-archive (\`docker load\`, \`podman load\`); outputs/…/result is its GC root.
+${BUILD_NOTES}`,
+		options: buildOptions,
+		passthrough: "nix build",
+		load: () => import("./oci-container.ts"),
+	}),
+	"virtual-machine": defineTask({
+		doc: `Build the NixOS EC2 disk image: outputs/main/virtual-machine/<system>/nixos.img.
+A raw GPT/UEFI image with image-info.json beside it; the build needs KVM (a native builder).
+${BUILD_NOTES}`,
+		options: buildOptions,
+		passthrough: "nix build",
+		load: () => import("./virtual-machine.ts"),
+	}),
+	images: defineTask({
+		doc: "Build both images for one system (oci-container, then virtual-machine).",
+		depends: ["oci-container", "virtual-machine"],
 	}),
 	analyze: defineTask({
 		doc: `Format and lint everything: Biome (with fixes), tsc --noEmit, and the Nix files.

@@ -93,8 +93,8 @@ export async function execute(
 		process.stderr.write(github ? startGroup(title) : `▶ ${title}\n`);
 		const started = performance.now();
 		try {
-			const body = await definition.load();
-			await body.default({
+			const body = await definition.load?.();
+			await body?.default({
 				task: step.task,
 				options: step.options,
 				passthrough: definition.passthrough === undefined ? [] : settings.passthrough,

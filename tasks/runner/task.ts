@@ -35,8 +35,11 @@ export interface TaskDefinition<O extends OptionSpecs = OptionSpecs> {
 	depends?: readonly string[];
 	/** The tool that receives arguments after `--`, e.g. "nix build"; absent means none is accepted. */
 	passthrough?: string;
-	/** Loads the body lazily, so listing and help import nothing heavy. */
-	load: () => Promise<TaskModule<OptionValues<O>>>;
+	/**
+	 * Loads the body lazily, so listing and help import nothing heavy. A task
+	 * without one only runs its dependencies (like `images`).
+	 */
+	load?: () => Promise<TaskModule<OptionValues<O>>>;
 }
 
 /** Declares a task, inferring its option value types for the body. */

@@ -17,6 +17,7 @@ describe("catalogProblems", () => {
 			loop: defineTask({ doc: "Loop.", depends: ["loop"], load }),
 			dangling: defineTask({ doc: " ", depends: ["nowhere"], load }),
 			Bad_Name: defineTask({ doc: "Bad.", load }),
+			empty: defineTask({ doc: "Nothing at all." }),
 		};
 		expect(catalogProblems(catalog)).toEqual([
 			'Task "one" declares --help, which the runner reserves.',
@@ -25,6 +26,7 @@ describe("catalogProblems", () => {
 			'Task "dangling" has no doc.',
 			'Task "dangling" depends on "nowhere", which is not in the catalog.',
 			'Task name "Bad_Name" is not lower-case kebab-case.',
+			'Task "empty" has neither a body nor dependencies.',
 		]);
 	});
 	test("accepts a sound catalog", () => {

@@ -16,6 +16,9 @@ export function catalogProblems(catalog: Catalog): string[] {
 	for (const [name, definition] of Object.entries(catalog)) {
 		if (!TASK_NAME.test(name)) problems.push(`Task name "${name}" is not lower-case kebab-case.`);
 		if (definition.doc.trim() === "") problems.push(`Task "${name}" has no doc.`);
+		if (definition.load === undefined && (definition.depends ?? []).length === 0) {
+			problems.push(`Task "${name}" has neither a body nor dependencies.`);
+		}
 		try {
 			dependencyOrder(catalog, [name]);
 		} catch (error) {

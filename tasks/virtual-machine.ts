@@ -1,0 +1,7 @@
+import { buildImage } from "./build-image.ts";
+import type { BuildOptions } from "./catalog.ts";
+import type { TaskContext } from "./runner/task.ts";
+
+export default async function virtualMachine(context: TaskContext<BuildOptions>) {
+	await buildImage(context, "virtual-machine");
+}

@@ -1,0 +1,200 @@
+/**
+ * oci-container, virtual-machine and images end to end: Debian's real nix
+ * building a fixture flake with no inputs, through `bun task` in a copy of the project.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import {
+	cpSync,
+	existsSync,
+	readdirSync,
+	readFileSync,
+	readlinkSync,
+	realpathSync,
+	writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { bunTask, pathWithout, projectCopy, REPO, requireTool, tempDir } from "./helpers.ts";
+
+requireTool("nix", "apt-get install nix-bin");
+
+const HOST = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
+const FOREIGN = HOST === "x86_64-linux" ? "aarch64-linux" : "x86_64-linux";
+/** Offline: no binary cache, no global registry (this machine has no network). */
+const OFFLINE = "substituters =\nflake-registry =\nwarn-dirty = false";
+const WITH_KVM = `${OFFLINE}\nsystem-features = kvm`;
+
+const project = projectCopy();
+const flake = tempDir("flake");
+cpSync(join(REPO, "test/fixtures/images/flake.nix"), join(flake, "flake.nix"));
+afterAll(project.dispose);
+
+/** Sets what the fixture builds next; a fresh nonce makes it a new derivation. */
+function fixture(mode: "good" | "fail" | "missing"): string {
+	const nonce = `${mode}-${Date.now()}-${Math.random()}`;
+	writeFileSync(join(flake, "mode.nix"), JSON.stringify(mode));
+	writeFileSync(join(flake, "nonce.nix"), JSON.stringify(nonce));
+	return nonce;
+}
+
+/** `bun task <args> --flake <fixture>`, with --flake before any `--`. */
+function task(args: string[], nixConfig = OFFLINE, env: Record<string, string> = {}) {
+	const end = args.includes("--") ? args.indexOf("--") : args.length;
+	const withFlake = [...args.slice(0, end), "--flake", flake, ...args.slice(end)];
+	return bunTask(withFlake, { cwd: project.dir, env: { NIX_CONFIG: nixConfig, ...env } });
+}
+
+const out = (...parts: string[]) => join(project.dir, "outputs/main", ...parts);
+const ociText = (system = HOST) =>
+	gunzipSync(readFileSync(out("oci-container", system, "nix.tar.gz"))).toString();
+
+describe("oci-container", () => {
+	test("builds with nix and exposes nix.tar.gz at the stable path, rooted against GC", async () => {
+		const nonce = fixture("good");
+		const run = await task(["oci-container"]);
+		expect(run.stderr).toContain(
+			`$ nix --extra-experimental-features $'nix-command flakes' build $'${flake}#packages.${HOST}.oci-container' --out-link outputs/main/oci-container/${HOST}/result --print-build-logs`,
+		);
+		expect(run.exitCode).toBe(0);
+		expect(ociText()).toBe(`oci-container ${nonce}\n`);
+		expect(readlinkSync(out("oci-container", HOST, "nix.tar.gz"))).toBe("result/nix.tar.gz");
+		const store = readlinkSync(out("oci-container", HOST, "result"));
+		expect(store).toStartWith("/nix/store/");
+		const roots = readdirSync("/nix/var/nix/gcroots/auto").map((name) =>
+			readlinkSync(join("/nix/var/nix/gcroots/auto", name)),
+		);
+		expect(roots).toContain(`${realpathSync(out("oci-container", HOST))}/result`);
+	});
+
+	test("a failed build exits with nix's code, shows the end of the log, and keeps the last image", async () => {
+		const before = ociText();
+		fixture("fail");
+		const run = await task(["oci-container"]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"nix build failed with exit code 1; the previous image, if any, is still in place.",
+		);
+		expect(run.stderr).toContain("about-to-fail");
+		expect(ociText()).toBe(before);
+	});
+
+	test("a build that makes no nix.tar.gz is refused and the last image is put back", async () => {
+		const before = ociText();
+		const link = readlinkSync(out("oci-container", HOST, "result"));
+		fixture("missing");
+		const run = await task(["oci-container"]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`The build succeeded but made no nix.tar.gz: packages.${HOST}.oci-container of ${flake} must contain nix.tar.gz; the previous image is back in place.`,
+		);
+		expect(readlinkSync(out("oci-container", HOST, "result"))).toBe(link);
+		expect(ociText()).toBe(before);
+	});
+
+	test(`${FOREIGN} without emulation or a builder is refused, naming both ways out`, async () => {
+		fixture("good");
+		const run = await task(["oci-container", "--system", FOREIGN]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(`This machine builds ${HOST} and cannot build ${FOREIGN}:`);
+		expect(run.stderr).toContain(`boot.binfmt.emulatedSystems = [ "${FOREIGN}" ]`);
+		expect(run.stderr).toContain("--builders 'ssh://<host>");
+		expect(run.stderr).not.toContain(" build $'");
+		expect(existsSync(out("oci-container", FOREIGN))).toBe(false);
+	});
+
+	test("a remote builder given after -- satisfies the check and reaches nix", async () => {
+		fixture("good");
+		const run = await task([
+			"oci-container",
+			"--system",
+			FOREIGN,
+			"--",
+			"--builders",
+			`ssh://nowhere.invalid ${FOREIGN}`,
+		]);
+		expect(run.stderr).not.toContain("This machine builds");
+		expect(run.stderr).toContain("cannot connect to 'nowhere.invalid'");
+		expect(run.stderr).toContain(
+			`--print-build-logs --builders $'ssh://nowhere.invalid ${FOREIGN}'`,
+		);
+		// nix itself then fails to reach the made-up builder.
+		expect(run.exitCode).not.toBe(0);
+	});
+
+	test("arguments after -- reach nix build", async () => {
+		fixture("good");
+		const run = await task(["oci-container", "--", "--json"]);
+		expect(run.exitCode).toBe(0);
+		expect(JSON.parse(run.stdout)[0].outputs.out).toBe(
+			readlinkSync(out("oci-container", HOST, "result")),
+		);
+	});
+
+	test("--dry-run prints the nix build and builds nothing", async () => {
+		fixture("good");
+		const before = readlinkSync(out("oci-container", HOST, "result"));
+		const run = await task(["oci-container", "--dry-run"]);
+		expect(run.exitCode).toBe(0);
+		expect(run.stderr).toContain(`build $'${flake}#packages.${HOST}.oci-container'`);
+		expect(run.stderr).not.toContain("building '");
+		expect(readlinkSync(out("oci-container", HOST, "result"))).toBe(before);
+	});
+
+	test("without nix on PATH it says how to install it", async () => {
+		const noNix = pathWithout(["nix"]);
+		const run = await task(["oci-container"], OFFLINE, { PATH: noNix.path });
+		noNix.dispose();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain("`nix` is not on PATH; install it (https://nixos.org/download");
+	});
+});
+
+describe("virtual-machine", () => {
+	test("without KVM it is refused before building", async () => {
+		fixture("good");
+		const run = await task(
+			["virtual-machine"],
+			`${OFFLINE}\nsystem-features = benchmark big-parallel`,
+		);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain('needs KVM, but nix here has no "kvm" system feature');
+		expect(existsSync(out("virtual-machine", HOST, "result"))).toBe(false);
+	});
+
+	test("emulating another system cannot provide KVM", async () => {
+		fixture("good");
+		const run = await task(
+			["virtual-machine", "--system", FOREIGN],
+			`${WITH_KVM}\nextra-platforms = ${FOREIGN}`,
+		);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(`which emulating ${FOREIGN} on ${HOST} cannot provide`);
+	});
+
+	test("with KVM it exposes nixos.img and image-info.json", async () => {
+		const nonce = fixture("good");
+		const run = await task(["virtual-machine"], WITH_KVM);
+		expect(run.exitCode).toBe(0);
+		expect(readFileSync(out("virtual-machine", HOST, "nixos.img"), "utf8")).toBe(
+			`virtual-machine ${nonce}\n`,
+		);
+		const info = JSON.parse(readFileSync(out("virtual-machine", HOST, "image-info.json"), "utf8"));
+		expect(info).toMatchObject({ system: HOST, boot_mode: "uefi", format: "RAW" });
+		expect(readlinkSync(out("virtual-machine", HOST, "image-info.json"))).toBe(
+			"result/nix-support/image-info.json",
+		);
+	});
+});
+
+describe("images", () => {
+	test("builds both images, each once", async () => {
+		const nonce = fixture("good");
+		const run = await task(["images"], WITH_KVM);
+		expect(run.exitCode).toBe(0);
+		expect(run.stderr.match(/ build \$'/g)).toHaveLength(2);
+		expect(ociText()).toBe(`oci-container ${nonce}\n`);
+		expect(readFileSync(out("virtual-machine", HOST, "nixos.img"), "utf8")).toBe(
+			`virtual-machine ${nonce}\n`,
+		);
+	});
+});

@@ -4,11 +4,13 @@
  * `bun run bench runner` runs one section.
  */
 import { resolve } from "node:path";
+import { benchBuild } from "./bench/build.ts";
 import { benchRunner } from "./bench/runner.ts";
 
 const root = resolve(import.meta.dir, "..");
 const sections: Record<string, () => unknown> = {
 	runner: () => benchRunner(root),
+	build: () => benchBuild(root),
 };
 
 const wanted = Bun.argv.slice(2);

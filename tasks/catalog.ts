@@ -43,6 +43,13 @@ so the next \`nix-collect-garbage\` may free the image.`,
 		options: cleanOptions,
 		load: () => import("./clean.ts"),
 	}),
+	analyze: defineTask({
+		doc: `Format and lint everything: Biome (with fixes), tsc --noEmit, and the Nix files.
+Nix files are formatted with \`nix fmt\` where the flake has a formatter and Nix can fetch it;
+otherwise every tracked .nix file is syntax-checked with \`nix-instantiate --parse\`.
+Without nix on PATH the Nix part is skipped and reported, and the TypeScript checks still run.`,
+		load: () => import("./analyze.ts"),
+	}),
 	"oci-container": defineTask({
 		doc: `Build the OCI container image with Nix: outputs/main/oci-container/<system>/nix.tar.gz.
 A gzipped docker-archive (\`docker load\`, \`podman load\`); outputs/…/result is its GC root.
@@ -62,12 +69,5 @@ ${BUILD_NOTES}`,
 	images: defineTask({
 		doc: "Build both images for one system (oci-container, then virtual-machine).",
 		depends: ["oci-container", "virtual-machine"],
-	}),
-	analyze: defineTask({
-		doc: `Format and lint everything: Biome (with fixes), tsc --noEmit, and the Nix files.
-Nix files are formatted with \`nix fmt\` where the flake has a formatter and Nix can fetch it;
-otherwise every tracked .nix file is syntax-checked with \`nix-instantiate --parse\`.
-Without nix on PATH the Nix part is skipped and reported, and the TypeScript checks still run.`,
-		load: () => import("./analyze.ts"),
 	}),
 };

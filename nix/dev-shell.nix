@@ -1,0 +1,34 @@
+# `nix develop`: every tool the tasks and the README use.
+{
+  mkShellNoCC,
+  bun,
+  nix,
+  git,
+  skopeo,
+  podman,
+  dive,
+  qemu,
+  awscli2,
+  zstd,
+  jq,
+  actionlint,
+  shellcheck,
+  formatter,
+}:
+mkShellNoCC {
+  packages = [
+    bun
+    nix
+    git
+    skopeo
+    podman
+    dive
+    qemu
+    awscli2
+    zstd
+    jq
+    actionlint
+    shellcheck
+    formatter
+  ];
+}

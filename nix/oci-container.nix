@@ -1,0 +1,98 @@
+# The OCI container: Nix (not NixOS) in a small layered image, for development
+# and CI build environments. The package is a directory holding nix.tar.gz (a
+# gzipped docker-archive for `docker load` / `podman load`) and nix-support/.
+{
+  lib,
+  dockerTools,
+  buildEnv,
+  runCommand,
+  nix,
+  bashInteractive,
+  coreutils,
+  gitMinimal,
+  gnutar,
+  gzip,
+  xz,
+  gnugrep,
+  gnused,
+  findutils,
+  openssh,
+  iana-etc,
+}:
+let
+  etc = import ./oci-container/etc.nix { };
+
+  # One profile of tools on PATH: what nix, git (also over ssh) and CI scripts expect.
+  # bash provides /bin/sh.
+  tools = buildEnv {
+    name = "nix-image-tools";
+    paths = [
+      nix
+      bashInteractive
+      coreutils
+      gitMinimal
+      gnutar
+      gzip
+      xz
+      gnugrep
+      gnused
+      findutils
+      openssh
+      iana-etc
+    ];
+    pathsToLink = [
+      "/bin"
+      "/etc"
+    ];
+  };
+
+  image = dockerTools.buildLayeredImage {
+    name = "nix";
+    # The tag follows the contents, not the git revision, so an unchanged image keeps its hash.
+    tag = nix.version;
+    contents = [
+      tools
+      dockerTools.caCertificates
+      dockerTools.usrBinEnv
+    ];
+    # Registers the image's store paths, so nix inside knows them (and does not rebuild them).
+    includeNixDB = true;
+    # The official image's trade-off (NixOS/nix 6d0f174): room for derived images' layers.
+    maxLayers = 70;
+    # Real files, not links into the store, so derived images can edit them (useradd, …).
+    extraCommands = ''
+      mkdir -p etc/nix root tmp var/tmp var/empty nix/var/nix/gcroots
+      printf '%s' ${lib.escapeShellArg etc.passwd} > etc/passwd
+      printf '%s' ${lib.escapeShellArg etc.group} > etc/group
+      printf '%s' ${lib.escapeShellArg etc.shadow} > etc/shadow
+      printf '%s' ${lib.escapeShellArg etc.nixConf} > etc/nix/nix.conf
+    '';
+    fakeRootCommands = ''
+      chmod 1777 tmp var/tmp
+      chmod 0640 etc/shadow
+    '';
+    config = {
+      Cmd = [ "/bin/bash" ];
+      WorkingDir = "/root";
+      Env = lib.mapAttrsToList (name: value: "${name}=${value}") etc.env;
+      Labels = {
+        "org.opencontainers.image.title" = "nix";
+        "org.opencontainers.image.description" = "Nix with flakes enabled, for development and CI";
+        "org.opencontainers.image.version" = nix.version;
+        "org.opencontainers.image.source" = "https://github.com/commiterate/nix-images";
+      };
+    };
+  };
+in
+runCommand "oci-container-${nix.version}"
+  {
+    passthru = {
+      inherit image;
+      inherit (image) imageName imageTag;
+    };
+  }
+  ''
+    mkdir -p $out/nix-support
+    ln -s ${image} $out/nix.tar.gz
+    echo "file docker-image $out/nix.tar.gz" > $out/nix-support/hydra-build-products
+  ''

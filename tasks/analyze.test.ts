@@ -7,7 +7,9 @@ describe("formatterUnavailable", () => {
 			"warning: error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/x': Couldn't resolve host name (6); retrying in 300 ms",
 			"error: unable to download 'https://github.com/NixOS/nixpkgs/archive/x.tar.gz': Couldn't resolve host name (6)",
 		].join("\n");
-		expect(formatterUnavailable(stderr)).toStartWith("warning: error: unable to download");
+		expect(formatterUnavailable(stderr)).toStartWith(
+			"unable to download 'https://github.com/NixOS/nixpkgs/archive/x.tar.gz'",
+		);
 	});
 	test("recognises a flake without a formatter for this system", () => {
 		expect(

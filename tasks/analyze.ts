@@ -18,10 +18,12 @@ const FORMATTER_UNAVAILABLE = [
 	/does not provide attribute '[^']*formatter/i,
 ];
 
+/** The reason nix fmt could not run, preferring its error over its warnings. */
 export function formatterUnavailable(stderr: string): string | undefined {
-	const line = stderr
+	const matching = stderr
 		.split("\n")
-		.find((l) => FORMATTER_UNAVAILABLE.some((pattern) => pattern.test(l)));
+		.filter((line) => FORMATTER_UNAVAILABLE.some((pattern) => pattern.test(line)));
+	const line = matching.find((l) => l.startsWith("error:")) ?? matching[0];
 	return line?.replace(/^error:\s*/, "").trim();
 }
 

@@ -54,6 +54,8 @@ const PROJECT_FILES = [
 	"nix",
 	"test",
 	"scripts",
+	"flake.nix",
+	"flake.lock",
 	"package.json",
 	"bun.lock",
 	"bunfig.toml",

@@ -1,6 +1,13 @@
 /** The project's own tasks end to end, through `bun task` in a throwaway copy of the project. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+	existsSync,
+	mkdirSync,
+	readFileSync,
+	renameSync,
+	symlinkSync,
+	writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { bunTask, pathWithout, projectCopy, requireTool, tempDir } from "./helpers.ts";
 
@@ -111,19 +118,34 @@ describe("analyze", () => {
 		writeFileSync(path("nix/example.nix"), "{ a = 1; }\n");
 		git("add", "-A");
 	});
+	// Offline: one download attempt instead of five, so nix fmt gives up at once.
+	const offline = { NIX_CONFIG: "download-attempts = 1\nflake-registry =" };
 	const analyze = (env: Record<string, string> = {}) =>
-		bunTask(["analyze"], { cwd: project.dir, env });
+		bunTask(["analyze"], { cwd: project.dir, env: { ...offline, ...env } });
 
-	test("fixes formatting, type-checks, and syntax-checks the Nix files when no formatter can run", async () => {
+	test("fixes formatting, type-checks, and syntax-checks the Nix files when the formatter cannot be fetched", async () => {
 		writeFileSync(path("tasks/unformatted.ts"), "export const   x = {a:1}\n");
 		git("add", "-A");
 		const run = await analyze();
 		expect(run.stderr).toContain("check --write .");
 		expect(run.stderr).toContain("--noEmit -p .");
-		expect(run.stderr).toContain("fell back to a syntax check with nix-instantiate --parse");
-		expect(run.stderr).toMatch(/\$ nix-instantiate --parse nix\/example.nix .*>\/dev\/null/);
+		expect(run.stderr).toContain("fmt -- ");
+		expect(run.stderr).toContain("analyze: nix fmt could not run (unable to download");
+		expect(run.stderr).toContain("fell back to a syntax check with nix-instantiate --parse.");
+		expect(run.stderr).toMatch(/\$ nix-instantiate --parse .*nix\/example.nix.* >\/dev\/null/);
 		expect(run.exitCode).toBe(0);
 		expect(readFileSync(path("tasks/unformatted.ts"), "utf8")).toBe("export const x = { a: 1 };\n");
+	});
+	test("a flake without a formatter is syntax-checked and says so", async () => {
+		git("rm", "-q", "--cached", "flake.nix");
+		renameSync(path("flake.nix"), path("flake.nix.away"));
+		const run = await analyze();
+		renameSync(path("flake.nix.away"), path("flake.nix"));
+		git("add", "flake.nix");
+		expect(run.stderr).toContain(
+			"analyze: the flake has no formatter; fell back to a syntax check",
+		);
+		expect(run.exitCode).toBe(0);
 	});
 	test("a Nix syntax error fails the task with nix-instantiate's message", async () => {
 		writeFileSync(path("nix/example.nix"), "{ a = 1 }\n");

@@ -35,6 +35,15 @@ streaming the build log. A failed build leaves the previous image in place. Argu
 after -- go to nix build: remote builders (--builders 'ssh://host aarch64-linux'),
 --max-jobs, --keep-failed, --option …`;
 
+const synthOptions = {
+	force: {
+		type: "boolean",
+		doc: "Synthesize even when nothing the assembly is made from changed.",
+	},
+} as const;
+export type SynthOptions = OptionValues<typeof synthOptions>;
+export type DeployOptions = OptionValues<Record<never, never>>;
+
 export const catalog: Catalog = {
 	clean: defineTask({
 		doc: `Delete generated outputs: all of outputs/, or only one kind and/or system of it.
@@ -69,5 +78,32 @@ ${BUILD_NOTES}`,
 	images: defineTask({
 		doc: "Build both images for one system (oci-container, then virtual-machine).",
 		depends: ["oci-container", "virtual-machine"],
+	}),
+	synth: defineTask({
+		doc: `Write the control plane's CloudFormation to outputs/main/infrastructure, as \`cdk synth\` would.
+Byte for byte the CLI's cloud assembly, without credentials or network, with CloudFormation
+validation and cdk-nag's AwsSolutions checks: any unacknowledged finding fails the task and
+leaves the previous assembly in place. Skipped when nothing it is made from changed.
+Context overrides go after --: bun task synth -- --context publicAmis=false`,
+		options: synthOptions,
+		passthrough: "cdk synth (--context key=value only)",
+		load: () => import("./synth.ts"),
+	}),
+	deploy: defineTask({
+		doc: `Deploy the control plane stack with the pinned \`cdk deploy\`, after synth.
+Needs AWS credentials (checked first). Asks for approval of security-relevant changes only
+at a terminal, never in CI. Writes the stack's outputs to
+outputs/main/infrastructure/<stack>.outputs.json. No \`cdk bootstrap\` is needed.`,
+		depends: ["_aws-credentials", "synth"],
+		passthrough: "cdk deploy",
+		load: () => import("./deploy.ts"),
+	}),
+	build: defineTask({
+		doc: "Build everything: analyze, both images, and the CloudFormation (synth).",
+		depends: ["analyze", "images", "synth"],
+	}),
+	"_aws-credentials": defineTask({
+		doc: "Fail in one sentence when no AWS credentials can be found.",
+		load: () => import("./aws-credentials.ts"),
 	}),
 };

@@ -52,3 +52,15 @@ export function imageOutput(root: string, kind: ImageKind, system: string): Imag
 		})),
 	};
 }
+
+/** The cloud assembly `synth` writes (cdk.json "output"), and what `deploy` learns beside it. */
+export function infrastructureOutput(root: string, stackName: string) {
+	const dir = outputDir(root, "infrastructure");
+	return {
+		dir,
+		/** `cdk deploy --outputs-file`: the stack's outputs after a deploy. */
+		stackOutputs: `${dir}/${stackName}.outputs.json`,
+		/** Inputs and outputs of the last synth, to skip one that would change nothing. */
+		stamp: `${outputsRoot(root)}/main/.infrastructure.stamp.json`,
+	};
+}

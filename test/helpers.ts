@@ -51,6 +51,8 @@ export function tempDir(prefix: string): string {
 
 const PROJECT_FILES = [
 	"tasks",
+	"infra",
+	"cdk.json",
 	"nix",
 	"test",
 	"scripts",

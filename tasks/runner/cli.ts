@@ -5,7 +5,7 @@
 import { parseCommandLine } from "./command-line.ts";
 import { CatalogError, TaskError, UsageError } from "./errors.ts";
 import { resolveOptions } from "./options.ts";
-import { plan } from "./plan.ts";
+import { passthroughTargets, plan } from "./plan.ts";
 import { renderGeneralHelp, renderHelp, renderJson, renderList } from "./render.ts";
 import type { Catalog } from "./task.ts";
 
@@ -54,6 +54,7 @@ async function dispatch(catalog: Catalog, argv: readonly string[], settings: Cli
 			return execute(catalog, steps, {
 				dryRun: invocation.dryRun,
 				passthrough: invocation.passthrough,
+				passthroughTasks: passthroughTargets(catalog, invocation.tasks),
 				root: settings.root,
 				env,
 			});

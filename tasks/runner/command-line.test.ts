@@ -148,6 +148,17 @@ describe("parseCommandLine", () => {
 		);
 		expect(usageError(["build", "--dry-run=1"])).toBe("--dry-run takes no value.");
 	});
+	test("arguments after -- must reach one tool", () => {
+		const mixed: Catalog = {
+			...catalog,
+			cdk: defineTask({ doc: "Cdk.", passthrough: "cdk deploy", load }),
+			both: defineTask({ doc: "Both.", depends: ["build", "cdk"] }),
+		};
+		expect(() => parseCommandLine(["both", "--", "-x"], mixed)).toThrow(
+			"Arguments after -- would reach nix build and cdk deploy; run the task for one tool instead (build, cdk).",
+		);
+		expect(parseCommandLine(["both"], mixed).kind).toBe("run");
+	});
 	test("arguments after -- need a task that drives a tool", () => {
 		expect(usageError(["clean", "--", "x"])).toBe(
 			'"clean" takes no arguments after --; remove them or run a task that drives a tool.',

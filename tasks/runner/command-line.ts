@@ -194,10 +194,19 @@ export function parseCommandLine(argv: readonly string[], catalog: Catalog): Inv
 		given[option.name] = parseFlagValue(option, spec);
 	}
 
-	if (passthrough.length > 0 && passthroughTargets(catalog, tasks).length === 0) {
-		throw new UsageError(
-			`${named} take${tasks.length === 1 ? "s" : ""} no arguments after --; remove them or run a task that drives a tool.`,
-		);
+	if (passthrough.length > 0) {
+		const targets = passthroughTargets(catalog, tasks);
+		if (targets.length === 0) {
+			throw new UsageError(
+				`${named} take${tasks.length === 1 ? "s" : ""} no arguments after --; remove them or run a task that drives a tool.`,
+			);
+		}
+		const tools = [...new Set(targets.map((task) => catalog[task]?.passthrough))];
+		if (tools.length > 1) {
+			throw new UsageError(
+				`Arguments after -- would reach ${tools.join(" and ")}; run the task for one tool instead (${targets.join(", ")}).`,
+			);
+		}
 	}
 	return { kind: "run", tasks, given, passthrough, dryRun: flags.has("dry-run") };
 }

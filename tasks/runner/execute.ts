@@ -16,6 +16,8 @@ import type { Catalog } from "./task.ts";
 export interface ExecuteSettings {
 	dryRun: boolean;
 	passthrough: readonly string[];
+	/** The tasks the arguments after `--` are for (see passthroughTargets). */
+	passthroughTasks: readonly string[];
 	root: string;
 	env?: Record<string, string | undefined>;
 }
@@ -97,7 +99,7 @@ export async function execute(
 			await body?.default({
 				task: step.task,
 				options: step.options,
-				passthrough: definition.passthrough === undefined ? [] : settings.passthrough,
+				passthrough: settings.passthroughTasks.includes(step.task) ? settings.passthrough : [],
 				dryRun: settings.dryRun,
 				root: settings.root,
 				$: createShell({ dryRun: settings.dryRun }, { cwd: settings.root }),

@@ -83,4 +83,12 @@ describe("passthroughTargets", () => {
 		expect(passthroughTargets(catalog, ["top"])).toEqual(["left"]);
 		expect(passthroughTargets(catalog, ["right"])).toEqual([]);
 	});
+	test("stops at a named task that drives a tool itself", () => {
+		const withTool: Catalog = {
+			...catalog,
+			tooled: defineTask({ doc: "Tooled.", depends: ["left"], passthrough: "cdk deploy", load }),
+		};
+		expect(passthroughTargets(withTool, ["tooled"])).toEqual(["tooled"]);
+		expect(passthroughTargets(withTool, ["tooled", "left"])).toEqual(["tooled", "left"]);
+	});
 });

@@ -74,9 +74,24 @@ export function acceptedOptions(catalog: Catalog, task: string): OptionSpecs {
 	return accepted;
 }
 
-/** Tasks in the plan that receive arguments after `--`. */
+/**
+ * Tasks that receive arguments after `--`: each named task that drives a tool;
+ * for one that drives none (like `images`), the tasks it depends on, by the same rule.
+ * So `deploy -- --verbose` reaches `cdk deploy` only, not `synth` before it.
+ */
 export function passthroughTargets(catalog: Catalog, roots: readonly string[]): string[] {
-	return dependencyOrder(catalog, roots).filter((name) => catalog[name]?.passthrough !== undefined);
+	dependencyOrder(catalog, roots);
+	const targets: string[] = [];
+	const visit = (name: string): void => {
+		const definition = catalog[name];
+		if (definition?.passthrough !== undefined) {
+			if (!targets.includes(name)) targets.push(name);
+			return;
+		}
+		for (const dependency of definition?.depends ?? []) visit(dependency);
+	};
+	for (const root of roots) visit(root);
+	return targets;
 }
 
 function keyOf(task: string, options: Record<string, OptionValue>): string {

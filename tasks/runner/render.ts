@@ -54,7 +54,8 @@ export function renderHelp(catalog: Catalog, task: string): string {
 	const tools = [
 		...new Set(passthroughTargets(catalog, [task]).map((name) => catalog[name]?.passthrough)),
 	];
-	const passthrough = tools.length > 0 ? ` [-- ${tools.join(" / ")} arguments]` : "";
+	// Arguments after -- must reach exactly one tool (see parseCommandLine).
+	const passthrough = tools.length === 1 ? ` [-- ${tools[0]} arguments]` : "";
 	const lines = [`Usage: bun task ${task} [options]${passthrough}`, "", definition.doc.trim(), ""];
 	if (Object.keys(own).length > 0) lines.push("Options:", ...optionLines(own), "");
 	if (Object.keys(inherited).length > 0) {
@@ -70,7 +71,7 @@ export function renderHelp(catalog: Catalog, task: string): string {
 	);
 	const depends = definition.depends ?? [];
 	lines.push(`Depends on: ${depends.length > 0 ? depends.join(", ") : "nothing"}.`);
-	if (tools.length > 0) lines.push(`Arguments after -- go to \`${tools.join("` and `")}\`.`);
+	if (tools.length === 1) lines.push(`Arguments after -- go to \`${tools[0]}\`.`);
 	lines.push("");
 	return lines.join("\n");
 }

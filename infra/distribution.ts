@@ -1,0 +1,141 @@
+import { ArnFormat, Stack } from "aws-cdk-lib";
+import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { CfnDistributionConfiguration } from "aws-cdk-lib/aws-imagebuilder";
+import { Construct } from "constructs";
+import { acceptWildcard } from "./findings.ts";
+import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./tags.ts";
+
+export interface AmiDistributionProps {
+	/** Lower-case name of the distribution configuration. */
+	name: string;
+	regions: readonly string[];
+	publicAmis: boolean;
+	lifecycleTagValue: string;
+}
+
+/** A role only Image Builder, acting for this account, can assume. */
+export function imageBuilderPrincipal(scope: Construct): ServicePrincipal {
+	return new ServicePrincipal("imagebuilder.amazonaws.com", {
+		conditions: { StringEquals: { "aws:SourceAccount": Stack.of(scope).account } },
+	});
+}
+
+/**
+ * Where `release` sends an AMI with Image Builder's DistributeImage: one AMI
+ * distribution per region, and the role DistributeImage runs as.
+ */
+export class AmiDistribution extends Construct {
+	readonly configuration: CfnDistributionConfiguration;
+	readonly executionRole: Role;
+
+	constructor(scope: Construct, id: string, props: AmiDistributionProps) {
+		super(scope, id);
+		const stack = Stack.of(this);
+		const image = stack.formatArn({
+			service: "ec2",
+			account: "",
+			region: "*",
+			resource: "image",
+			resourceName: "*",
+		});
+		const snapshot = stack.formatArn({
+			service: "ec2",
+			account: "",
+			region: "*",
+			resource: "snapshot",
+			resourceName: "*",
+		});
+
+		// Only what distribution does: copy the AMI to each region, tag the copies,
+		// open their launch permission, and log.
+		this.executionRole = new Role(this, "ExecutionRole", {
+			assumedBy: imageBuilderPrincipal(this),
+			description: "Assumed by EC2 Image Builder to distribute nix-images AMIs (DistributeImage).",
+			inlinePolicies: {
+				Distribute: new PolicyDocument({
+					statements: [
+						new PolicyStatement({
+							sid: "ReadImages",
+							actions: [
+								"ec2:DescribeImages",
+								"ec2:DescribeImageAttribute",
+								"ec2:DescribeSnapshots",
+							],
+							resources: ["*"],
+						}),
+						new PolicyStatement({
+							sid: "CopyManagedImages",
+							actions: ["ec2:CopyImage"],
+							resources: [image, snapshot],
+						}),
+						new PolicyStatement({
+							sid: "TagCopies",
+							actions: ["ec2:CreateTags"],
+							resources: [image, snapshot],
+						}),
+						new PolicyStatement({
+							sid: "ShareCopies",
+							actions: ["ec2:ModifyImageAttribute"],
+							resources: [image],
+							conditions: { StringEquals: { "aws:ResourceTag/CreatedBy": "EC2 Image Builder" } },
+						}),
+						new PolicyStatement({
+							sid: "Log",
+							actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+							resources: [
+								stack.formatArn({
+									service: "logs",
+									region: "*",
+									resource: "log-group",
+									resourceName: "/aws/imagebuilder/*",
+									arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+								}),
+							],
+						}),
+					],
+				}),
+			},
+		});
+
+		const role = this.executionRole;
+		acceptWildcard(
+			role,
+			"*",
+			"ec2:DescribeImages, DescribeImageAttribute and DescribeSnapshots support no resource-level permissions.",
+		);
+		acceptWildcard(
+			role,
+			"arn:<AWS::Partition>:ec2:*::image/*",
+			"Distribution copies the AMI into every configured region; the copies' IDs exist only after CopyImage. ModifyImageAttribute is limited to images Image Builder created.",
+		);
+		acceptWildcard(
+			role,
+			"arn:<AWS::Partition>:ec2:*::snapshot/*",
+			"CopyImage copies the AMI's snapshot into every configured region under IDs that do not exist beforehand.",
+		);
+		acceptWildcard(
+			role,
+			"arn:<AWS::Partition>:logs:*:<AWS::AccountId>:log-group:/aws/imagebuilder/*",
+			"Image Builder writes distribution logs to its own /aws/imagebuilder/ log groups in each region.",
+		);
+
+		const amiTags = {
+			[MANAGED_BY.key]: MANAGED_BY.value,
+			[LIFECYCLE_TAG_KEY]: props.lifecycleTagValue,
+		};
+		this.configuration = new CfnDistributionConfiguration(this, "Resource", {
+			name: props.name,
+			description: "nix-images: NixOS AMIs in every region, published by bun task release.",
+			// Raw CloudFormation inside amiDistributionConfiguration: the keys are PascalCase.
+			distributions: props.regions.map((region) => ({
+				region,
+				amiDistributionConfiguration: {
+					Description: "NixOS for Amazon EC2, built by nix-images",
+					AmiTags: amiTags,
+					...(props.publicAmis ? { LaunchPermissionConfiguration: { UserGroups: ["all"] } } : {}),
+				},
+			})),
+			tags: { [MANAGED_BY.key]: MANAGED_BY.value },
+		});
+	}
+}

@@ -1,0 +1,102 @@
+import { describe, expect, test } from "bun:test";
+import { defaultRegions } from "./regions.ts";
+import { type ContextKey, readSettings, SettingsError } from "./settings.ts";
+
+const read = (context: Partial<Record<ContextKey, unknown>>) => readSettings((key) => context[key]);
+
+function rejects(context: Partial<Record<ContextKey, unknown>>): string {
+	try {
+		read(context);
+	} catch (error) {
+		expect(error).toBeInstanceOf(SettingsError);
+		return (error as Error).message;
+	}
+	throw new Error(`expected ${JSON.stringify(context)} to be rejected`);
+}
+
+describe("default regions", () => {
+	test("are the 17 regions of the aws partition that need no opt-in", () => {
+		expect(defaultRegions()).toEqual([
+			"ap-northeast-1",
+			"ap-northeast-2",
+			"ap-northeast-3",
+			"ap-south-1",
+			"ap-southeast-1",
+			"ap-southeast-2",
+			"ca-central-1",
+			"eu-central-1",
+			"eu-north-1",
+			"eu-west-1",
+			"eu-west-2",
+			"eu-west-3",
+			"sa-east-1",
+			"us-east-1",
+			"us-east-2",
+			"us-west-1",
+			"us-west-2",
+		]);
+	});
+});
+
+describe("readSettings", () => {
+	test("has defaults for everything but the GitHub repository", () => {
+		expect(read({})).toEqual({
+			stackName: "Production",
+			repositoryName: "nix",
+			regions: defaultRegions(),
+			publicAmis: true,
+			lifecycleKeep: 3,
+			lifecycleMaxAgeDays: 90,
+			githubEnvironment: "Production",
+		});
+	});
+	test("accepts values as JSON types or as the strings --context passes", () => {
+		expect(
+			read({
+				publicAmis: "false",
+				lifecycleKeep: "5",
+				lifecycleMaxAgeDays: 30,
+				regions: "us-east-1, eu-west-1",
+				githubRepository: "commiterate/nix-images",
+				githubEnvironment: "Images",
+			}),
+		).toMatchObject({
+			publicAmis: false,
+			lifecycleKeep: 5,
+			lifecycleMaxAgeDays: 30,
+			regions: ["us-east-1", "eu-west-1"],
+			githubRepository: "commiterate/nix-images",
+			githubEnvironment: "Images",
+		});
+		expect(read({ regions: ["af-south-1"] }).regions).toEqual(["af-south-1"]);
+	});
+	test("names the key and the allowed values in one sentence", () => {
+		expect(rejects({ lifecycleKeep: 0 })).toBe(
+			'Invalid CDK context "lifecycleKeep": 0; use a whole number from 1 to 1000 (set it in cdk.json "context" or pass --context lifecycleKeep=…).',
+		);
+		expect(rejects({ lifecycleMaxAgeDays: "ninety" })).toContain(
+			'"lifecycleMaxAgeDays": "ninety"; use a whole number',
+		);
+		expect(rejects({ publicAmis: "yes" })).toContain('"publicAmis": "yes"; use true or false');
+		expect(rejects({ stackName: "my stack" })).toContain(
+			'"stackName": "my stack"; use a CloudFormation stack name',
+		);
+		expect(rejects({ repositoryName: "Nix" })).toContain(
+			'"repositoryName": "Nix"; use an ECR repository name',
+		);
+		expect(rejects({ githubRepository: "nix-images" })).toContain(
+			'use a GitHub repository as "owner/name"',
+		);
+		expect(rejects({ githubOidcProviderArn: "arn:aws:iam::1:oidc-provider/x" })).toContain(
+			"token.actions.githubusercontent.com OIDC provider",
+		);
+	});
+	test("refuses unknown, repeated or no regions", () => {
+		expect(rejects({ regions: ["us-east-1", "mars-north-1"] })).toContain(
+			"(unknown: mars-north-1)",
+		);
+		expect(rejects({ regions: ["us-east-1", "us-east-1"] })).toContain("(repeated: us-east-1)");
+		expect(rejects({ regions: [] })).toContain('"regions": []');
+		expect(rejects({ regions: 3 })).toContain('"regions": 3');
+	});
+});

@@ -1,0 +1,155 @@
+/**
+ * The stack's settings, read from CDK context (cdk.json "context", or
+ * `--context key=value`), each checked with a one-sentence error that names
+ * the key and the values it allows.
+ */
+import { defaultRegions, partitionRegions } from "./regions.ts";
+
+export interface StackSettings {
+	stackName: string;
+	repositoryName: string;
+	/** Regions the AMIs are distributed to. */
+	regions: string[];
+	/** Launch permission for everyone on the distributed AMIs. */
+	publicAmis: boolean;
+	/** The lifecycle policy keeps at least this many AMIs… */
+	lifecycleKeep: number;
+	/** …and deletes the rest (AMIs and snapshots) once older than this. */
+	lifecycleMaxAgeDays: number;
+	/** owner/name: when set, the GitHub OIDC provider and the deploy and publish roles are created. */
+	githubRepository?: string;
+	githubEnvironment: string;
+	/** An existing GitHub OIDC provider (one per account): used instead of creating one. */
+	githubOidcProviderArn?: string;
+}
+
+export class SettingsError extends Error {
+	override readonly name = "SettingsError";
+}
+
+export const CONTEXT_KEYS = [
+	"stackName",
+	"repositoryName",
+	"regions",
+	"publicAmis",
+	"lifecycleKeep",
+	"lifecycleMaxAgeDays",
+	"githubRepository",
+	"githubEnvironment",
+	"githubOidcProviderArn",
+] as const;
+export type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+type Lookup = (key: ContextKey) => unknown;
+
+function invalid(key: ContextKey, value: unknown, allowed: string): SettingsError {
+	return new SettingsError(
+		`Invalid CDK context "${key}": ${JSON.stringify(value)}; use ${allowed} (set it in cdk.json "context" or pass --context ${key}=…).`,
+	);
+}
+
+function text(
+	lookup: Lookup,
+	key: ContextKey,
+	pattern: RegExp,
+	allowed: string,
+	fallback?: string,
+) {
+	const value = lookup(key) ?? fallback;
+	if (value === undefined) return undefined;
+	if (typeof value !== "string" || !pattern.test(value)) throw invalid(key, value, allowed);
+	return value;
+}
+
+function wholeNumber(
+	lookup: Lookup,
+	key: ContextKey,
+	min: number,
+	max: number,
+	fallback: number,
+): number {
+	const value = lookup(key) ?? fallback;
+	const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+	if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
+		throw invalid(key, value, `a whole number from ${min} to ${max}`);
+	}
+	return number;
+}
+
+function flag(lookup: Lookup, key: ContextKey, fallback: boolean): boolean {
+	const value = lookup(key) ?? fallback;
+	if (value === true || value === "true") return true;
+	if (value === false || value === "false") return false;
+	throw invalid(key, value, "true or false");
+}
+
+function regionList(lookup: Lookup): string[] {
+	const value = lookup("regions");
+	if (value === undefined) return defaultRegions();
+	const allowed =
+		'a list of aws-partition regions such as ["us-east-1", "eu-west-1"], each at most once';
+	const list = typeof value === "string" ? value.split(",").map((region) => region.trim()) : value;
+	if (
+		!Array.isArray(list) ||
+		list.length === 0 ||
+		list.some((region) => typeof region !== "string")
+	) {
+		throw invalid("regions", value, allowed);
+	}
+	const known = new Set(partitionRegions());
+	const unknown = list.filter((region) => !known.has(region));
+	if (unknown.length > 0)
+		throw invalid("regions", value, `${allowed} (unknown: ${unknown.join(", ")})`);
+	const repeated = list.filter((region, index) => list.indexOf(region) !== index);
+	if (repeated.length > 0)
+		throw invalid("regions", value, `${allowed} (repeated: ${repeated.join(", ")})`);
+	return list;
+}
+
+/** Reads and checks every setting; `lookup` is `app.node.tryGetContext` or a test's map. */
+export function readSettings(lookup: Lookup): StackSettings {
+	const githubRepository = text(
+		lookup,
+		"githubRepository",
+		/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/,
+		'a GitHub repository as "owner/name"',
+	);
+	const githubOidcProviderArn = text(
+		lookup,
+		"githubOidcProviderArn",
+		/^arn:aws:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
+		"the ARN of the account's token.actions.githubusercontent.com OIDC provider",
+	);
+	return {
+		stackName:
+			text(
+				lookup,
+				"stackName",
+				/^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+				"a CloudFormation stack name (a letter, then letters, digits and hyphens)",
+				"Production",
+			) ?? "Production",
+		repositoryName:
+			text(
+				lookup,
+				"repositoryName",
+				/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+				"an ECR repository name (lower-case letters, digits, . _ - and /)",
+				"nix",
+			) ?? "nix",
+		regions: regionList(lookup),
+		publicAmis: flag(lookup, "publicAmis", true),
+		lifecycleKeep: wholeNumber(lookup, "lifecycleKeep", 1, 1000, 3),
+		lifecycleMaxAgeDays: wholeNumber(lookup, "lifecycleMaxAgeDays", 1, 36500, 90),
+		...(githubRepository === undefined ? {} : { githubRepository }),
+		githubEnvironment:
+			text(
+				lookup,
+				"githubEnvironment",
+				/^[^\s,'"`]{1,255}$/,
+				"a GitHub environment name without spaces, commas or quotes",
+				"Production",
+			) ?? "Production",
+		...(githubOidcProviderArn === undefined ? {} : { githubOidcProviderArn }),
+	};
+}

@@ -1,0 +1,344 @@
+/**
+ * The synthesized template, resource by resource. CloudFormation validation
+ * is off here for speed (it runs in the cdk-nag tests below and in `synth`).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { AccountRootPrincipal, PolicyStatement, Role } from "aws-cdk-lib/aws-iam";
+import { buildApp } from "./app.ts";
+import { defaultRegions } from "./regions.ts";
+
+const outdirs: string[] = [];
+afterAll(() => {
+	for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function synthesize(context: Record<string, unknown> = {}, validation = false) {
+	const outdir = mkdtempSync(join(tmpdir(), "nix-images-cdk-"));
+	outdirs.push(outdir);
+	const previous = process.env.CDK_VALIDATION;
+	process.env.CDK_VALIDATION = validation ? "true" : "false";
+	try {
+		const { app, stack } = buildApp(new App({ outdir, context }));
+		return { app, stack, outdir, template: () => Template.fromStack(stack) };
+	} finally {
+		if (previous === undefined) delete process.env.CDK_VALIDATION;
+		else process.env.CDK_VALIDATION = previous;
+	}
+}
+
+const withGitHub = synthesize({ githubRepository: "commiterate/nix-images" });
+const template = withGitHub.template();
+const imageBuilderTrust = {
+	Statement: [
+		{
+			Action: "sts:AssumeRole",
+			Effect: "Allow",
+			Principal: { Service: "imagebuilder.amazonaws.com" },
+			Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+		},
+	],
+};
+
+describe("the stack", () => {
+	test("lives in us-east-1 and needs no bootstrap: no assets, no bootstrap version check", () => {
+		expect(withGitHub.stack.region).toBe("us-east-1");
+		const json = template.toJSON();
+		expect(json.Parameters?.BootstrapVersion).toBeUndefined();
+		expect(json.Rules?.CheckBootstrapVersion).toBeUndefined();
+		expect(readdirSync(withGitHub.outdir).filter((file) => file.endsWith(".assets.json"))).toEqual(
+			[],
+		);
+	});
+});
+
+describe("the ECR Public repository", () => {
+	test("is named nix, kept on stack deletion, with catalog data for both architectures", () => {
+		template.hasResource("AWS::ECR::PublicRepository", {
+			DeletionPolicy: "Retain",
+			UpdateReplacePolicy: "Retain",
+			Properties: {
+				RepositoryName: "nix",
+				RepositoryCatalogData: {
+					RepositoryDescription: Match.stringLikeRegexp("Nix"),
+					AboutText: Match.stringLikeRegexp("Nix in a container"),
+					UsageText: Match.stringLikeRegexp("docker run"),
+					Architectures: ["ARM 64", "x86-64"],
+					OperatingSystems: ["Linux"],
+				},
+			},
+		});
+	});
+});
+
+describe("the distribution configuration", () => {
+	const distributions = () =>
+		Object.values(template.findResources("AWS::ImageBuilder::DistributionConfiguration"))[0]
+			?.Properties.Distributions as {
+			Region: string;
+			AmiDistributionConfiguration: Record<string, unknown>;
+		}[];
+
+	test("has one AMI distribution per default region: 17, no opt-in region, no duplicate", () => {
+		const regions = distributions().map((d) => d.Region);
+		expect(regions).toHaveLength(17);
+		expect(new Set(regions).size).toBe(17);
+		expect(regions).toEqual(defaultRegions());
+		for (const optIn of ["af-south-1", "ap-east-1", "eu-south-1", "me-south-1", "il-central-1"]) {
+			expect(regions).not.toContain(optIn);
+		}
+	});
+	test("makes the AMIs public and tags them for the lifecycle policy", () => {
+		for (const distribution of distributions()) {
+			expect(distribution.AmiDistributionConfiguration).toEqual({
+				Description: "NixOS for Amazon EC2, built by nix-images",
+				AmiTags: { ManagedBy: "nix-images", "nix-images:lifecycle": "Production" },
+				LaunchPermissionConfiguration: { UserGroups: ["all"] },
+			});
+		}
+		template.hasResourceProperties("AWS::ImageBuilder::DistributionConfiguration", {
+			Name: "production-nixos",
+		});
+	});
+	test("follows the regions and publicAmis context", () => {
+		const custom = synthesize({
+			regions: ["eu-west-1", "us-east-1"],
+			publicAmis: false,
+		}).template();
+		const [configuration] = Object.values(
+			custom.findResources("AWS::ImageBuilder::DistributionConfiguration"),
+		);
+		const list = configuration?.Properties.Distributions as {
+			Region: string;
+			AmiDistributionConfiguration: object;
+		}[];
+		expect(list.map((d) => d.Region)).toEqual(["eu-west-1", "us-east-1"]);
+		for (const d of list)
+			expect(d.AmiDistributionConfiguration).not.toHaveProperty("LaunchPermissionConfiguration");
+	});
+	test("its execution role is trusted by Image Builder only, for this account, and may only distribute", () => {
+		template.hasResourceProperties("AWS::IAM::Role", {
+			Description: Match.stringLikeRegexp("distribute nix-images AMIs"),
+			AssumeRolePolicyDocument: imageBuilderTrust,
+			Policies: [
+				{
+					PolicyName: "Distribute",
+					PolicyDocument: {
+						Statement: Match.arrayWith([
+							Match.objectLike({ Sid: "CopyManagedImages", Action: "ec2:CopyImage" }),
+							Match.objectLike({
+								Sid: "ShareCopies",
+								Action: "ec2:ModifyImageAttribute",
+								Condition: { StringEquals: { "aws:ResourceTag/CreatedBy": "EC2 Image Builder" } },
+							}),
+						]),
+					},
+				},
+			],
+		});
+		const role = Object.values(template.findResources("AWS::IAM::Role")).find((r) =>
+			String(r.Properties.Description).includes("distribute"),
+		);
+		const actions = (
+			(role?.Properties.Policies[0].PolicyDocument.Statement ?? []) as {
+				Action: string | string[];
+			}[]
+		).flatMap((s) => s.Action);
+		expect(actions.filter((a) => a.endsWith("*"))).toEqual([]);
+		expect(actions).not.toContain("ec2:DeregisterImage");
+	});
+});
+
+describe("the lifecycle policy", () => {
+	test("selects by the publish tag, keeps 3 and deletes AMIs and snapshots older than 90 days", () => {
+		template.hasResourceProperties("AWS::ImageBuilder::LifecyclePolicy", {
+			Name: "production-nixos",
+			ResourceType: "AMI_IMAGE",
+			Status: "ENABLED",
+			ResourceSelection: { TagMap: { "nix-images:lifecycle": "Production" } },
+			PolicyDetails: [
+				{
+					Action: { Type: "DELETE", IncludeResources: { Amis: true, Snapshots: true } },
+					Filter: { Type: "AGE", Value: 90, Unit: "DAYS", RetainAtLeast: 3 },
+				},
+			],
+		});
+	});
+	test("runs as a role trusted by Image Builder (not EC2) with the lifecycle service policy", () => {
+		template.hasResourceProperties("AWS::IAM::Role", {
+			Description: Match.stringLikeRegexp("lifecycle policy"),
+			AssumeRolePolicyDocument: imageBuilderTrust,
+			ManagedPolicyArns: [
+				{
+					"Fn::Join": [
+						"",
+						[
+							"arn:",
+							{ Ref: "AWS::Partition" },
+							":iam::aws:policy/service-role/EC2ImageBuilderLifecycleExecutionPolicy",
+						],
+					],
+				},
+			],
+		});
+		const trusted = JSON.stringify(template.findResources("AWS::IAM::Role"));
+		expect(trusted).not.toContain("ec2.amazonaws.com");
+	});
+	test("follows lifecycleKeep and lifecycleMaxAgeDays", () => {
+		synthesize({ lifecycleKeep: 5, lifecycleMaxAgeDays: 30 })
+			.template()
+			.hasResourceProperties("AWS::ImageBuilder::LifecyclePolicy", {
+				PolicyDetails: [
+					Match.objectLike({ Filter: { Type: "AGE", Value: 30, Unit: "DAYS", RetainAtLeast: 5 } }),
+				],
+			});
+	});
+});
+
+describe("GitHub Actions access", () => {
+	const trust = {
+		Statement: [
+			{
+				Action: "sts:AssumeRoleWithWebIdentity",
+				Effect: "Allow",
+				Principal: { Federated: Match.anyValue() },
+				Condition: {
+					StringEquals: {
+						"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+						"token.actions.githubusercontent.com:sub":
+							"repo:commiterate/nix-images:environment:Production",
+					},
+				},
+			},
+		],
+	};
+	test("creates the OIDC provider, kept on stack deletion", () => {
+		template.hasResource("AWS::IAM::OIDCProvider", {
+			DeletionPolicy: "Retain",
+			Properties: {
+				Url: "https://token.actions.githubusercontent.com",
+				ClientIdList: ["sts.amazonaws.com"],
+			},
+		});
+	});
+	test("trusts the deploy and publish roles only to the repository's environment", () => {
+		for (const name of ["DeployStack", "Publish"]) {
+			template.hasResourceProperties("AWS::IAM::Role", {
+				AssumeRolePolicyDocument: trust,
+				Policies: [Match.objectLike({ PolicyName: name })],
+			});
+		}
+	});
+	test("lets the publish role write only tagged snapshots and push only to this repository", () => {
+		template.hasResourceProperties("AWS::IAM::Role", {
+			Policies: [
+				{
+					PolicyName: "Publish",
+					PolicyDocument: {
+						Statement: Match.arrayWith([
+							Match.objectLike({
+								Sid: "StartTaggedSnapshots",
+								Action: "ebs:StartSnapshot",
+								Condition: { StringEquals: { "aws:RequestTag/ManagedBy": "nix-images" } },
+							}),
+							Match.objectLike({ Sid: "Distribute", Action: "imagebuilder:DistributeImage" }),
+							Match.objectLike({
+								Sid: "PassTheDistributionRole",
+								Action: "iam:PassRole",
+								Condition: {
+									StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" },
+								},
+							}),
+							Match.objectLike({
+								Sid: "PushToTheRepository",
+								Resource: {
+									"Fn::Join": [
+										"",
+										[
+											"arn:",
+											{ Ref: "AWS::Partition" },
+											":ecr-public::",
+											{ Ref: "AWS::AccountId" },
+											":repository/nix",
+										],
+									],
+								},
+							}),
+						]),
+					},
+				},
+			],
+		});
+	});
+	test("uses an existing provider when given, and nothing GitHub without a repository", () => {
+		const existing = synthesize({
+			githubRepository: "o/r",
+			githubOidcProviderArn:
+				"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+		}).template();
+		existing.resourceCountIs("AWS::IAM::OIDCProvider", 0);
+		existing.hasOutput("GitHubOidcProviderArn", {
+			Value: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+		});
+		const none = synthesize().template();
+		none.resourceCountIs("AWS::IAM::OIDCProvider", 0);
+		none.resourceCountIs("AWS::IAM::Role", 2);
+		expect(Object.keys(none.findOutputs("*"))).not.toContain("PublishRoleArn");
+	});
+});
+
+describe("the outputs", () => {
+	test("give publish and release everything they need", () => {
+		expect(Object.keys(template.findOutputs("*")).sort()).toEqual([
+			"DeployRoleArn",
+			"DistributionConfigurationArn",
+			"DistributionRegions",
+			"DistributionRoleArn",
+			"GitHubOidcProviderArn",
+			"LifecyclePolicyArn",
+			"LifecycleTagKey",
+			"LifecycleTagValue",
+			"PublishRoleArn",
+			"RepositoryArn",
+			"RepositoryName",
+		]);
+		template.hasOutput("DistributionRegions", { Value: defaultRegions().join(",") });
+		template.hasOutput("LifecycleTagKey", { Value: "nix-images:lifecycle" });
+	});
+});
+
+describe("cdk-nag and CloudFormation validation", () => {
+	test("find nothing unacknowledged, and every acknowledgement has a reason", () => {
+		const { app } = synthesize({ githubRepository: "commiterate/nix-images" }, true);
+		const assembly = app.synth();
+		const report = JSON.parse(
+			readFileSync(join(assembly.directory, "validation-report.json"), "utf8"),
+		);
+		const nag = report.pluginReports.find(
+			(r: { pluginName: string }) => r.pluginName === "AwsSolutions",
+		);
+		expect(nag.violations).toEqual([]);
+		expect(nag.suppressedViolations.length).toBeGreaterThan(0);
+		for (const suppressed of nag.suppressedViolations)
+			expect(suppressed.reason.length).toBeGreaterThan(20);
+		const others = report.pluginReports.filter(
+			(r: { pluginName: string }) => r.pluginName !== "AwsSolutions",
+		);
+		for (const other of others) expect(other.violations).toEqual([]);
+	});
+	test("fail synthesis on a wildcard nobody acknowledged", () => {
+		const outdir = mkdtempSync(join(tmpdir(), "nix-images-cdk-"));
+		outdirs.push(outdir);
+		const { app, stack } = buildApp(new App({ outdir }));
+		new Role(Stack.of(stack), "Careless", {
+			assumedBy: new AccountRootPrincipal(),
+		}).addToPolicy(new PolicyStatement({ actions: ["s3:GetObject"], resources: ["*"] }));
+		expect(() => app.synth()).toThrow(
+			/Production\/Careless\/DefaultPolicy\/Resource[\s\S]*AwsSolutions-IAM5\[Resource::\*\]/,
+		);
+	});
+});

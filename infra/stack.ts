@@ -1,0 +1,107 @@
+import { BootstraplessSynthesizer, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import { AmiDistribution } from "./distribution.ts";
+import { GitHubAccess } from "./github.ts";
+import { AmiLifecycle } from "./lifecycle.ts";
+import { PublicRepository } from "./repository.ts";
+import type { StackSettings } from "./settings.ts";
+import { LIFECYCLE_TAG_KEY } from "./tags.ts";
+
+/** ECR Public exists only in us-east-1, so the whole control plane lives there. */
+export const HOME_REGION = "us-east-1";
+
+/**
+ * The control plane: everything that must exist in AWS before images can be
+ * published. No assets (bulk data goes through `publish` and `release`), so
+ * the account needs no `cdk bootstrap`.
+ */
+export class ImagesStack extends Stack {
+	constructor(scope: Construct, settings: StackSettings, props: StackProps = {}) {
+		super(scope, settings.stackName, {
+			...props,
+			env: { region: HOME_REGION },
+			synthesizer: new BootstraplessSynthesizer(),
+			description:
+				"nix-images: ECR Public repository, AMI distribution and lifecycle, GitHub OIDC roles",
+		});
+		const baseName = `${settings.stackName.toLowerCase()}-nixos`;
+		const lifecycleTagValue = settings.stackName;
+
+		const repository = new PublicRepository(this, "Repository", {
+			repositoryName: settings.repositoryName,
+		});
+		const distribution = new AmiDistribution(this, "Distribution", {
+			name: baseName,
+			regions: settings.regions,
+			publicAmis: settings.publicAmis,
+			lifecycleTagValue,
+		});
+		const lifecycle = new AmiLifecycle(this, "Lifecycle", {
+			name: baseName,
+			lifecycleTagValue,
+			keep: settings.lifecycleKeep,
+			maxAgeDays: settings.lifecycleMaxAgeDays,
+		});
+
+		const output = (id: string, value: string, description: string) =>
+			new CfnOutput(this, id, { value, description });
+		output(
+			"RepositoryName",
+			settings.repositoryName,
+			"ECR Public repository of the container image",
+		);
+		output("RepositoryArn", repository.resource.attrArn, "ECR Public repository ARN");
+		output(
+			"DistributionConfigurationArn",
+			distribution.configuration.attrArn,
+			"Image Builder distribution configuration for DistributeImage",
+		);
+		output(
+			"DistributionRoleArn",
+			distribution.executionRole.roleArn,
+			"Execution role to pass to DistributeImage",
+		);
+		output(
+			"DistributionRegions",
+			settings.regions.join(","),
+			"Regions the AMIs are distributed to",
+		);
+		output(
+			"LifecyclePolicyArn",
+			lifecycle.policy.attrArn,
+			"Image Builder lifecycle policy of the AMIs",
+		);
+		output("LifecycleTagKey", LIFECYCLE_TAG_KEY, "Tag key publish sets on distributed images");
+		output("LifecycleTagValue", lifecycleTagValue, "Tag value publish sets on distributed images");
+
+		if (settings.githubRepository !== undefined) {
+			const github = new GitHubAccess(this, "GitHub", {
+				repository: settings.githubRepository,
+				environment: settings.githubEnvironment,
+				...(settings.githubOidcProviderArn
+					? { existingProviderArn: settings.githubOidcProviderArn }
+					: {}),
+				stackName: settings.stackName,
+				repositoryName: settings.repositoryName,
+				distributionConfigurationName: baseName,
+				lifecyclePolicyName: baseName,
+				distributionExecutionRoleArn: distribution.executionRole.roleArn,
+			});
+			output(
+				"GitHubOidcProviderArn",
+				github.provider.oidcProviderArn,
+				"GitHub Actions OIDC provider",
+			);
+			output(
+				"DeployRoleArn",
+				github.deployRole.roleArn,
+				"Role for GitHub Actions to deploy this stack",
+			);
+			output(
+				"PublishRoleArn",
+				github.publishRole.roleArn,
+				"Role for GitHub Actions to publish images",
+			);
+		}
+	}
+}

@@ -1,0 +1,34 @@
+/**
+ * `_aws-credentials`: fails early, in one sentence, when no AWS credentials
+ * can be found, before anything else of a deploy runs. Only whether they
+ * resolve is checked: nothing about them is printed.
+ */
+import { TaskError } from "./runner/errors.ts";
+import type { TaskContext } from "./runner/task.ts";
+
+const TIMEOUT_MS = 10_000;
+
+export const NO_CREDENTIALS =
+	"No AWS credentials were found: sign in (`aws sso login --profile <name>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or in GitHub Actions assume the deploy role first with aws-actions/configure-aws-credentials.";
+
+export async function requireCredentials(): Promise<void> {
+	const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const timeout = new Promise<"timeout">((resolve) => {
+		timer = setTimeout(() => resolve("timeout"), TIMEOUT_MS);
+	});
+	try {
+		const credentials = await Promise.race([fromNodeProviderChain()(), timeout]);
+		if (credentials === "timeout" || !credentials.accessKeyId) throw new TaskError(NO_CREDENTIALS);
+	} catch (error) {
+		if (error instanceof TaskError) throw error;
+		throw new TaskError(NO_CREDENTIALS);
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+export default async function awsCredentials({ log }: TaskContext) {
+	await requireCredentials();
+	log("AWS credentials found.");
+}

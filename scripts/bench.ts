@@ -6,11 +6,13 @@
 import { resolve } from "node:path";
 import { benchBuild } from "./bench/build.ts";
 import { benchRunner } from "./bench/runner.ts";
+import { benchSynth } from "./bench/synth.ts";
 
 const root = resolve(import.meta.dir, "..");
 const sections: Record<string, () => unknown> = {
 	runner: () => benchRunner(root),
 	build: () => benchBuild(root),
+	synth: () => benchSynth(root),
 };
 
 const wanted = Bun.argv.slice(2);

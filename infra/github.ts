@@ -70,6 +70,13 @@ export class GitHubAccess extends Construct {
 			resource: "repository",
 			resourceName: props.repositoryName,
 		});
+		/** CloudFormation names this stack's roles <stack name>-<logical id>-<suffix>. */
+		const stackRoles = stack.formatArn({
+			service: "iam",
+			region: "",
+			resource: "role",
+			resourceName: `${props.stackName}-*`,
+		});
 		const distributionArn = arn(
 			"imagebuilder",
 			"distribution-configuration",
@@ -116,26 +123,12 @@ export class GitHubAccess extends Construct {
 								"iam:UpdateRole",
 								"iam:UpdateRoleDescription",
 							],
-							resources: [
-								stack.formatArn({
-									service: "iam",
-									region: "",
-									resource: "role",
-									resourceName: `${props.stackName}-*`,
-								}),
-							],
+							resources: [stackRoles],
 						}),
 						new PolicyStatement({
 							sid: "AttachOnlyTheLifecyclePolicy",
 							actions: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-							resources: [
-								stack.formatArn({
-									service: "iam",
-									region: "",
-									resource: "role",
-									resourceName: `${props.stackName}-*`,
-								}),
-							],
+							resources: [stackRoles],
 							conditions: {
 								ArnEquals: {
 									"iam:PolicyARN": `arn:${stack.partition}:iam::aws:policy/service-role/EC2ImageBuilderLifecycleExecutionPolicy`,
@@ -145,14 +138,7 @@ export class GitHubAccess extends Construct {
 						new PolicyStatement({
 							sid: "PassRolesToImageBuilder",
 							actions: ["iam:PassRole"],
-							resources: [
-								stack.formatArn({
-									service: "iam",
-									region: "",
-									resource: "role",
-									resourceName: `${props.stackName}-*`,
-								}),
-							],
+							resources: [stackRoles],
 							conditions: { StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" } },
 						}),
 						new PolicyStatement({

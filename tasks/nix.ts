@@ -8,7 +8,7 @@ import { TaskError } from "./runner/errors.ts";
 export const NIX_FEATURES = ["--extra-experimental-features", "nix-command flakes"] as const;
 
 export const INSTALL_NIX =
-	"install it (https://nixos.org/download, or `apt-get install nix-bin` on Debian and Ubuntu) or run the task inside `nix develop`";
+	"install it (https://nixos.org/download, or `apt-get install nix-bin` on Debian and Ubuntu) and run the task again";
 
 /** The path of `name` on PATH, or a TaskError saying how to install Nix. */
 export function requireNixTool(name = "nix"): string {

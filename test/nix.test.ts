@@ -109,16 +109,9 @@ describe("flake.nix against a stub nixpkgs", () => {
 });
 
 describe("nix/oci-container/etc.nix", () => {
-	const etc = JSON.parse(
-		ok([
-			"nix-instantiate",
-			"--eval",
-			"--strict",
-			"--json",
-			"-E",
-			"import ./nix/oci-container/etc.nix { }",
-		]),
-	);
+	const evaluate = (expression: string) =>
+		JSON.parse(ok(["nix-instantiate", "--eval", "--strict", "--json", "-E", expression]));
+	const etc = evaluate("import ./nix/oci-container/etc.nix { }");
 	test("has root, nobody and 32 nixbld build users in passwd, group and shadow", () => {
 		const users = etc.passwd
 			.trim()
@@ -145,16 +138,7 @@ describe("nix/oci-container/etc.nix", () => {
 		});
 	});
 	test("a different number of build users is honoured", () => {
-		const two = JSON.parse(
-			ok([
-				"nix-instantiate",
-				"--eval",
-				"--strict",
-				"--json",
-				"-E",
-				"(import ./nix/oci-container/etc.nix { buildUsers = 2; }).group",
-			]),
-		);
+		const two = evaluate("(import ./nix/oci-container/etc.nix { buildUsers = 2; }).group");
 		expect(two).toContain("nixbld:x:30000:nixbld1,nixbld2\n");
 	});
 });

@@ -131,10 +131,10 @@ export function buildRefusal(machine: NixMachine, needs: BuildNeeds): string | u
 		const emulation = kvm
 			? ""
 			: ` enable emulation (on NixOS: boot.binfmt.emulatedSystems = [ "${system}" ]; elsewhere register qemu-user-static with binfmt_misc and add extra-platforms = ${system} to nix.conf), or`;
-		return `This machine builds ${machine.system} and cannot build ${system}:${emulation} pass a ${system} remote builder${kvm ? " with KVM" : ""}: ${builderExample}.`;
+		return `This machine builds ${machine.system} and cannot build ${system}:${emulation} pass a remote builder for ${system}${kvm ? " with KVM" : ""}: ${builderExample}.`;
 	}
 	if (kvm && !native) {
-		return `The ${task} image is built inside a KVM virtual machine, which emulating ${system} on ${machine.system} cannot provide: pass a native ${system} remote builder with KVM: ${builderExample}.`;
+		return `The ${task} image is built inside a KVM virtual machine, which emulating ${system} on ${machine.system} cannot provide: pass a remote builder for ${system} that has KVM: ${builderExample}.`;
 	}
 	if (kvm && !localKvm) {
 		return `The ${task} image is built inside a virtual machine and needs KVM, but nix here has no "kvm" system feature (${existsSync("/dev/kvm") ? "/dev/kvm exists but nix does not list kvm in system-features" : "/dev/kvm is missing"}): run it on a machine with KVM, or pass a remote builder with KVM: ${builderExample}.`;

@@ -9,7 +9,7 @@ import {
 	writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { bunTask, pathWithout, projectCopy, requireTool, tempDir } from "./helpers.ts";
+import { bunTask, pathWithout, projectCopy, REPO, requireTool, tempDir } from "./helpers.ts";
 
 describe("bun task in the repository", () => {
 	test("--list shows the project's tasks", async () => {
@@ -17,6 +17,11 @@ describe("bun task in the repository", () => {
 		expect(run.exitCode).toBe(0);
 		expect(run.stdout).toContain("  clean ");
 		expect(run.stdout).toContain("  analyze ");
+	});
+	test("the README shows exactly what --list prints", async () => {
+		const run = await bunTask(["--list"]);
+		const readme = readFileSync(join(REPO, "README.md"), "utf8");
+		expect(readme).toContain(`\`\`\`\n${run.stdout}\`\`\`\n`);
 	});
 	test("--completions bash completes the project's tasks", async () => {
 		const run = await bunTask(["--completions", "bash"]);

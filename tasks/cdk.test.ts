@@ -1,0 +1,65 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { CDK_APP, cdkContext, contextArguments } from "./cdk.ts";
+import { infrastructureOutput } from "./outputs.ts";
+import { TaskError } from "./runner/errors.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+
+describe("cdk.json", () => {
+	const cdkJson = JSON.parse(readFileSync(join(ROOT, "cdk.json"), "utf8"));
+	test("names the same app and output directory the tasks use", () => {
+		expect(cdkJson.app).toBe(`bun ${CDK_APP.join(" ")}`);
+		expect(cdkJson.output).toBe(relative(ROOT, infrastructureOutput(ROOT, "Production").dir));
+	});
+});
+
+describe("contextArguments", () => {
+	test("reads -c, --context and --context=", () => {
+		expect(
+			contextArguments([
+				"-c",
+				"a=1",
+				"--context",
+				"b=x=y",
+				"--context=regions=us-east-1,eu-west-1",
+			]),
+		).toEqual({
+			a: "1",
+			b: "x=y",
+			regions: "us-east-1,eu-west-1",
+		});
+	});
+	test("refuses anything else, or a pair without a key", () => {
+		expect(() => contextArguments(["--all"])).toThrow(TaskError);
+		expect(() => contextArguments(["-c", "=1"])).toThrow("--context needs key=value");
+		expect(() => contextArguments(["-c"])).toThrow("--context needs key=value");
+	});
+});
+
+describe("cdkContext", () => {
+	test("layers cdk.json, cdk.context.json, --context and the CLI's own keys, like the CDK CLI", () => {
+		const dir = mkdtempSync(join(tmpdir(), "nix-images-cdkctx-"));
+		writeFileSync(
+			join(dir, "cdk.json"),
+			JSON.stringify({ app: "x", context: { a: "json", b: "json", c: "json" } }),
+		);
+		writeFileSync(
+			join(dir, "cdk.context.json"),
+			JSON.stringify({ b: "context-file", c: "context-file" }),
+		);
+		const context = cdkContext(dir, { c: "argument" });
+		rmSync(dir, { recursive: true, force: true });
+		expect(context).toMatchObject({ a: "json", b: "context-file", c: "argument" });
+		expect(context["aws:cdk:enable-path-metadata"]).toBe(true);
+		expect(context["@aws-cdk/core:failSynthOnValidationErrors"]).toBe(false);
+	});
+	test("says which file is not valid JSON", () => {
+		const dir = mkdtempSync(join(tmpdir(), "nix-images-cdkctx-"));
+		writeFileSync(join(dir, "cdk.json"), "{ nope");
+		expect(() => cdkContext(dir)).toThrow(`${join(dir, "cdk.json")} is not valid JSON`);
+		rmSync(dir, { recursive: true, force: true });
+	});
+});

@@ -11,8 +11,8 @@ import { benchSynth } from "./bench/synth.ts";
 const root = resolve(import.meta.dir, "..");
 const sections: Record<string, () => unknown> = {
 	runner: () => benchRunner(root),
-	build: () => benchBuild(root),
-	synth: () => benchSynth(root),
+	build: () => benchBuild(),
+	synth: () => benchSynth(),
 };
 
 const wanted = Bun.argv.slice(2);

@@ -97,7 +97,7 @@ export async function buildImage(
 	if (dryRun) return;
 
 	const contents = (files: typeof output.files) =>
-		files.map((file) => file.target.replace("result/", "")).join(" and ");
+		files.map((file) => file.inPackage).join(" and ");
 	const missing = output.files.filter((file) => !existsSync(`${output.dir}/${file.target}`));
 	if (missing.length > 0) {
 		// Put the last good image back before saying so (the store path is still there, just unrooted).
@@ -107,6 +107,8 @@ export async function buildImage(
 			`The build succeeded but made no ${contents(missing)}: packages.${options.system}.${kind} of ${options.flake} must contain ${contents(output.files)}${previous === undefined ? "" : "; the previous image is back in place"}.`,
 		);
 	}
-	for (const file of output.files) linkAtomically(file.target, file.path);
-	for (const file of output.files) log(`${relative(root, file.path)} → ${file.target}`);
+	for (const file of output.files) {
+		linkAtomically(file.target, file.path);
+		log(`${relative(root, file.path)} → ${file.target}`);
+	}
 }

@@ -42,7 +42,6 @@ const synthOptions = {
 	},
 } as const;
 export type SynthOptions = OptionValues<typeof synthOptions>;
-export type DeployOptions = OptionValues<Record<never, never>>;
 
 export const catalog: Catalog = {
 	clean: defineTask({

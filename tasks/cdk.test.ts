@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { CDK_APP, cdkContext, contextArguments } from "./cdk.ts";
+import { assemblyStack, CDK_APP, cdkContext, contextArguments, stackSettings } from "./cdk.ts";
 import { infrastructureOutput } from "./outputs.ts";
 import { TaskError } from "./runner/errors.ts";
 
@@ -12,7 +12,7 @@ describe("cdk.json", () => {
 	const cdkJson = JSON.parse(readFileSync(join(ROOT, "cdk.json"), "utf8"));
 	test("names the same app and output directory the tasks use", () => {
 		expect(cdkJson.app).toBe(`bun ${CDK_APP.join(" ")}`);
-		expect(cdkJson.output).toBe(relative(ROOT, infrastructureOutput(ROOT, "Production").dir));
+		expect(cdkJson.output).toBe(relative(ROOT, infrastructureOutput(ROOT).dir));
 	});
 });
 
@@ -60,6 +60,39 @@ describe("cdkContext", () => {
 		const dir = mkdtempSync(join(tmpdir(), "nix-images-cdkctx-"));
 		writeFileSync(join(dir, "cdk.json"), "{ nope");
 		expect(() => cdkContext(dir)).toThrow(`${join(dir, "cdk.json")} is not valid JSON`);
+		rmSync(dir, { recursive: true, force: true });
+	});
+});
+
+describe("stackSettings", () => {
+	test("turns a bad context value into a usage error", () => {
+		expect(stackSettings({}).stackName).toBe("Production");
+		let error: unknown;
+		try {
+			stackSettings({ lifecycleKeep: "0" });
+		} catch (caught) {
+			error = caught;
+		}
+		expect(error).toBeInstanceOf(TaskError);
+		expect((error as TaskError).exitCode).toBe(2);
+	});
+});
+
+describe("assemblyStack", () => {
+	test("reads the one stack from the assembly's manifest, or says to synthesize", () => {
+		const dir = mkdtempSync(join(tmpdir(), "nix-images-assembly-"));
+		const assembly = join(dir, "outputs/main/infrastructure");
+		expect(() => assemblyStack(dir, assembly)).toThrow(
+			"outputs/main/infrastructure holds no cloud assembly; run `bun task synth` first.",
+		);
+		mkdirSync(assembly, { recursive: true });
+		writeFileSync(
+			join(assembly, "manifest.json"),
+			JSON.stringify({
+				artifacts: { Images: { type: "aws:cloudformation:stack" }, Tree: { type: "cdk:tree" } },
+			}),
+		);
+		expect(assemblyStack(dir, assembly)).toBe("Images");
 		rmSync(dir, { recursive: true, force: true });
 	});
 });

@@ -3,7 +3,8 @@
  * it, and the pinned CLI itself (run with Bun: no Node.js needed).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { readSettings, SettingsError, type StackSettings } from "../infra/settings.ts";
 import { TaskError } from "./runner/errors.ts";
 
 /** The app cdk.json names ("bun infra/app.ts"), as arguments for Bun. */
@@ -72,4 +73,33 @@ export function cdkContext(
 		...overrides,
 		...CLI_CONTEXT,
 	};
+}
+
+/** The stack's settings from this context, or a usage error naming the bad key. */
+export function stackSettings(context: Record<string, unknown>): StackSettings {
+	try {
+		return readSettings((key) => context[key]);
+	} catch (error) {
+		if (error instanceof SettingsError) throw new TaskError(error.message, 2);
+		throw error;
+	}
+}
+
+/** The one stack in a synthesized cloud assembly, read from its manifest. */
+export function assemblyStack(root: string, dir: string): string {
+	const manifest = join(dir, "manifest.json");
+	if (!existsSync(manifest)) {
+		throw new TaskError(
+			`${relative(root, dir)} holds no cloud assembly; run \`bun task synth\` first.`,
+		);
+	}
+	const artifacts = (readJson(manifest).artifacts ?? {}) as Record<string, { type?: string }>;
+	const stacks = Object.entries(artifacts).filter(([, a]) => a.type === "aws:cloudformation:stack");
+	const [stack] = stacks;
+	if (stacks.length !== 1 || stack === undefined) {
+		throw new TaskError(
+			`${relative(root, manifest)} should describe one stack, not ${stacks.length}; run \`bun task synth --force\`.`,
+		);
+	}
+	return stack[0];
 }

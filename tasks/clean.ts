@@ -1,14 +1,16 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import type { CleanOptions } from "./catalog.ts";
-import { OUTPUT_KINDS, outputDir, outputsRoot } from "./outputs.ts";
+import { kindPaths, OUTPUT_KINDS, outputDir, outputsRoot } from "./outputs.ts";
 import type { TaskContext } from "./runner/task.ts";
 
 /** The directories `clean` removes for the given filters; all of them lie inside outputs/. */
 export function cleanTargets(root: string, kind?: string, system?: string): string[] {
 	if (kind === undefined && system === undefined) return [outputsRoot(root)];
 	const kinds = OUTPUT_KINDS.filter((k) => kind === undefined || k === kind);
-	return kinds.map((k) => outputDir(root, k, system));
+	return kinds.flatMap((k) =>
+		system === undefined ? kindPaths(root, k) : [outputDir(root, k, system)],
+	);
 }
 
 export default async function clean({ options, root, $, log }: TaskContext<CleanOptions>) {

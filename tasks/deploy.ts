@@ -4,8 +4,7 @@
  * person is at a terminal; never in CI.
  */
 import { relative } from "node:path";
-import type { DeployOptions } from "./catalog.ts";
-import { cdkCli, cdkContext } from "./cdk.ts";
+import { assemblyStack, cdkCli } from "./cdk.ts";
 import { infrastructureOutput } from "./outputs.ts";
 import type { TaskContext } from "./runner/task.ts";
 
@@ -16,13 +15,12 @@ export function atTerminal(env: Record<string, string | undefined> = process.env
 	);
 }
 
-export default async function deploy({ $, root, passthrough }: TaskContext<DeployOptions>) {
-	const { readSettings } = await import("../infra/settings.ts");
-	const context = cdkContext(root);
-	const { stackName } = readSettings((key) => context[key]);
-	const output = infrastructureOutput(root, stackName);
+export default async function deploy({ $, root, passthrough }: TaskContext) {
+	const output = infrastructureOutput(root);
+	// The stack synth wrote, not one derived again from the context (which -- --context may have changed).
+	const stackName = assemblyStack(root, output.dir);
 	const interactive = atTerminal();
 	await $({
 		interactive,
-	})`${process.execPath} ${cdkCli(root)} deploy ${stackName} --app ${relative(root, output.dir)} --require-approval ${interactive ? "broadening" : "never"} --outputs-file ${relative(root, output.stackOutputs)} --no-notices ${passthrough}`;
+	})`${process.execPath} ${cdkCli(root)} deploy ${stackName} --app ${relative(root, output.dir)} --require-approval ${interactive ? "broadening" : "never"} --outputs-file ${relative(root, output.stackOutputs(stackName))} --no-notices ${passthrough}`;
 }

@@ -36,8 +36,8 @@ export interface ImageOutput {
 	dir: string;
 	/** The out-link nix build replaces only when a build succeeds. */
 	result: string;
-	/** Each stable file: the link's path, and its relative target inside result/. */
-	files: { name: string; path: string; target: string }[];
+	/** Each stable file: its path in the package, the link's path, and the link's target (in result/). */
+	files: { inPackage: string; path: string; target: string }[];
 }
 
 export function imageOutput(root: string, kind: ImageKind, system: string): ImageOutput {
@@ -46,21 +46,37 @@ export function imageOutput(root: string, kind: ImageKind, system: string): Imag
 		dir,
 		result: `${dir}/result`,
 		files: Object.entries(IMAGE_FILES[kind]).map(([name, inPackage]) => ({
-			name,
+			inPackage,
 			path: `${dir}/${name}`,
 			target: `result/${inPackage}`,
 		})),
 	};
 }
 
-/** The cloud assembly `synth` writes (cdk.json "output"), and what `deploy` learns beside it. */
-export function infrastructureOutput(root: string, stackName: string) {
+/**
+ * The cloud assembly `synth` writes (cdk.json "output"), what `deploy` learns
+ * beside it, and synth's own working paths next to it.
+ */
+export function infrastructureOutput(root: string) {
 	const dir = outputDir(root, "infrastructure");
 	return {
 		dir,
-		/** `cdk deploy --outputs-file`: the stack's outputs after a deploy. */
-		stackOutputs: `${dir}/${stackName}.outputs.json`,
+		/** Where synth writes before the assembly replaces `dir`. */
+		staging: `${dir}.staging`,
+		/** An assembly validation refused, kept for reading its report. */
+		rejected: `${dir}.rejected`,
+		/** The replaced assembly, for the moment of the swap. */
+		previous: `${dir}.previous`,
 		/** Inputs and outputs of the last synth, to skip one that would change nothing. */
-		stamp: `${outputsRoot(root)}/main/.infrastructure.stamp.json`,
+		stamp: `${dir}.stamp.json`,
+		/** `cdk deploy --outputs-file`: a stack's outputs after a deploy. */
+		stackOutputs: (stackName: string) => `${dir}/${stackName}.outputs.json`,
 	};
+}
+
+/** Everything of one kind of output: its directory and any working paths beside it. */
+export function kindPaths(root: string, kind: OutputKind): string[] {
+	if (kind !== "infrastructure") return [outputDir(root, kind)];
+	const { dir, staging, rejected, previous, stamp } = infrastructureOutput(root);
+	return [dir, staging, rejected, previous, stamp];
 }

@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { SynthOptions } from "./catalog.ts";
-import { CDK_APP, cdkContext, contextArguments } from "./cdk.ts";
+import { CDK_APP, cdkContext, contextArguments, stackSettings } from "./cdk.ts";
 import { infrastructureOutput } from "./outputs.ts";
 import { TaskError } from "./runner/errors.ts";
 import type { TaskContext } from "./runner/task.ts";
@@ -90,21 +90,11 @@ function upToDate(stampPath: string, inputs: string, dir: string): boolean {
 	}
 }
 
-async function checkSettings(context: Record<string, unknown>): Promise<string> {
-	const { readSettings, SettingsError } = await import("../infra/settings.ts");
-	try {
-		return readSettings((key) => context[key]).stackName;
-	} catch (error) {
-		if (error instanceof SettingsError) throw new TaskError(error.message, 2);
-		throw error;
-	}
-}
-
 export default async function synth(context: TaskContext<SynthOptions>) {
 	const { $, root, dryRun, log, options, passthrough } = context;
 	const cdk = cdkContext(root, contextArguments(passthrough));
-	const stackName = await checkSettings(cdk);
-	const output = infrastructureOutput(root, stackName);
+	const { stackName } = stackSettings(cdk);
+	const output = infrastructureOutput(root);
 	const inputs = inputDigest(root, cdk);
 	if (!options.force && upToDate(output.stamp, inputs, output.dir)) {
 		log(
@@ -113,7 +103,7 @@ export default async function synth(context: TaskContext<SynthOptions>) {
 		return;
 	}
 
-	const staging = `${output.dir}.staging`;
+	const { staging } = output;
 	if (!dryRun) {
 		rmSync(staging, { recursive: true, force: true });
 		mkdirSync(dirname(staging), { recursive: true });
@@ -131,7 +121,7 @@ export default async function synth(context: TaskContext<SynthOptions>) {
 		: {};
 	const findings = unacknowledgedFindings(report);
 	if (findings.length > 0) {
-		const rejected = `${output.dir}.rejected`;
+		const { rejected } = output;
 		rmSync(rejected, { recursive: true, force: true });
 		renameSync(staging, rejected);
 		throw new TaskError(
@@ -146,12 +136,12 @@ export default async function synth(context: TaskContext<SynthOptions>) {
 	for (const file of filesUnder(output.dir).filter((f) => f.endsWith(".outputs.json"))) {
 		renameSync(join(output.dir, file), join(staging, file));
 	}
-	const previous = `${output.dir}.previous`;
+	const { previous } = output;
 	rmSync(previous, { recursive: true, force: true });
 	if (existsSync(output.dir)) renameSync(output.dir, previous);
 	renameSync(staging, output.dir);
 	rmSync(previous, { recursive: true, force: true });
-	rmSync(`${output.dir}.rejected`, { recursive: true, force: true });
+	rmSync(output.rejected, { recursive: true, force: true });
 	writeFileSync(
 		output.stamp,
 		JSON.stringify({ inputs, assembly: digest(output.dir, assemblyFiles(output.dir)) }),

@@ -1,10 +1,52 @@
-/** Spawning `bun task …` as a user would, and throwaway copies of the project. */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+/**
+ * Spawning `bun task …` as a user would, throwaway copies of the project, and
+ * the fixture flake; shared by the tests and the bench.
+ */
+import {
+	cpSync,
+	mkdirSync,
+	mkdtempSync,
+	readdirSync,
+	rmSync,
+	symlinkSync,
+	writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { hostSystem } from "../tasks/systems.ts";
 
 export const REPO = resolve(import.meta.dir, "..");
 export const RUNNER_FIXTURE = join(REPO, "test", "fixtures", "runner");
+
+/** This machine's Nix system. */
+export const HOST = hostSystem();
+
+/** nix.conf settings for this offline machine: no binary cache, no global flake registry. */
+export const OFFLINE_NIX_CONFIG = "substituters =\nflake-registry =\nwarn-dirty = false";
+
+export type FixtureMode = "good" | "fail" | "missing";
+
+/**
+ * A copy of test/fixtures/images, an input-less flake following the images'
+ * output contract. `build(mode)` sets what it builds next, with a fresh nonce
+ * so every build is a new derivation, and returns the nonce.
+ */
+export function fixtureFlake(): {
+	dir: string;
+	build: (mode: FixtureMode) => string;
+	dispose: () => void;
+} {
+	const dir = tempDir("flake");
+	cpSync(join(REPO, "test/fixtures/images/flake.nix"), join(dir, "flake.nix"));
+	const build = (mode: FixtureMode) => {
+		const nonce = `${mode}-${Date.now()}-${Math.random()}`;
+		writeFileSync(join(dir, "mode.nix"), JSON.stringify(mode));
+		writeFileSync(join(dir, "nonce.nix"), JSON.stringify(nonce));
+		return nonce;
+	};
+	build("good");
+	return { dir, build, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 export interface Run {
 	exitCode: number;

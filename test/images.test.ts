@@ -3,39 +3,32 @@
  * building a fixture flake with no inputs, through `bun task` in a copy of the project.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import {
-	cpSync,
-	existsSync,
-	readdirSync,
-	readFileSync,
-	readlinkSync,
-	realpathSync,
-	writeFileSync,
-} from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { bunTask, pathWithout, projectCopy, REPO, requireTool, tempDir } from "./helpers.ts";
+import {
+	bunTask,
+	fixtureFlake,
+	HOST,
+	OFFLINE_NIX_CONFIG as OFFLINE,
+	pathWithout,
+	projectCopy,
+	requireTool,
+} from "./helpers.ts";
 
 requireTool("nix", "apt-get install nix-bin");
 
-const HOST = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
 const FOREIGN = HOST === "x86_64-linux" ? "aarch64-linux" : "x86_64-linux";
-/** Offline: no binary cache, no global registry (this machine has no network). */
-const OFFLINE = "substituters =\nflake-registry =\nwarn-dirty = false";
 const WITH_KVM = `${OFFLINE}\nsystem-features = kvm`;
 
 const project = projectCopy();
-const flake = tempDir("flake");
-cpSync(join(REPO, "test/fixtures/images/flake.nix"), join(flake, "flake.nix"));
-afterAll(project.dispose);
-
-/** Sets what the fixture builds next; a fresh nonce makes it a new derivation. */
-function fixture(mode: "good" | "fail" | "missing"): string {
-	const nonce = `${mode}-${Date.now()}-${Math.random()}`;
-	writeFileSync(join(flake, "mode.nix"), JSON.stringify(mode));
-	writeFileSync(join(flake, "nonce.nix"), JSON.stringify(nonce));
-	return nonce;
-}
+const fixtureFlakeCopy = fixtureFlake();
+const flake = fixtureFlakeCopy.dir;
+const fixture = fixtureFlakeCopy.build;
+afterAll(() => {
+	project.dispose();
+	fixtureFlakeCopy.dispose();
+});
 
 /** `bun task <args> --flake <fixture>`, with --flake before any `--`. */
 function task(args: string[], nixConfig = OFFLINE, env: Record<string, string> = {}) {

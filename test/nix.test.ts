@@ -6,14 +6,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, requireTool, tempDir } from "./helpers.ts";
+import { NIX_FEATURES } from "../tasks/nix.ts";
+import { OFFLINE_NIX_CONFIG, REPO, requireTool, tempDir } from "./helpers.ts";
 
 requireTool("nix", "apt-get install nix-bin");
 requireTool("jq", "apt-get install jq");
 requireTool("sqlite3", "apt-get install sqlite3");
 
-const OFFLINE = { NIX_CONFIG: "substituters =\nflake-registry =\nwarn-dirty = false" };
-const NIX = ["nix", "--extra-experimental-features", "nix-command flakes"];
+const OFFLINE = { NIX_CONFIG: OFFLINE_NIX_CONFIG };
+const NIX = ["nix", ...NIX_FEATURES];
 
 function run(command: string[], cwd = REPO) {
 	const result = Bun.spawnSync(command, {

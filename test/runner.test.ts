@@ -5,7 +5,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { bunTask, cleanEnv, RUNNER_FIXTURE, tempDir } from "./helpers.ts";
+import { bunTask, cleanEnv, HOST, RUNNER_FIXTURE, tempDir } from "./helpers.ts";
 
 const dir = tempDir("runner");
 const marks = join(dir, "marks.log");
@@ -109,8 +109,7 @@ describe("running", () => {
 		expect(marked()).toEqual(['MARK {"SYSTEM":"AARCH64-LINUX","LABEL":"PLAIN","LOUD":TRUE}']);
 		rmSync(marks);
 		await fixture(["mark", "--no-loud"], { FIXTURE_LOUD: "1" });
-		const host = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
-		expect(marked()).toEqual([`mark {"system":"${host}","label":"plain","loud":false}`]);
+		expect(marked()).toEqual([`mark {"system":"${HOST}","label":"plain","loud":false}`]);
 	});
 	test("--dry-run prints every command and runs none", async () => {
 		const run = await fixture(["top", "--dry-run"]);
@@ -118,9 +117,8 @@ describe("running", () => {
 		expect(marked()).toEqual([]);
 		const commands = run.stderr.split("\n").filter((line) => line.startsWith("$ "));
 		expect(commands).toHaveLength(4);
-		const host = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
 		expect(commands[0]).toBe(
-			`$ echo $'mark {"system":"${host}","label":"plain","loud":false}' >> ${marks}`,
+			`$ echo $'mark {"system":"${HOST}","label":"plain","loud":false}' >> ${marks}`,
 		);
 	});
 	test("arguments after -- reach the tool, also through a dependency", async () => {
@@ -193,14 +191,13 @@ describe("GitHub Actions", () => {
 		const summary = join(dir, "summary.md");
 		const run = await fixture(["after"], { GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: summary });
 		expect(run.exitCode).toBe(7);
-		const host = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
-		expect(run.stderr).toContain(`::group::mark --system=${host} --label=plain\n`);
+		expect(run.stderr).toContain(`::group::mark --system=${HOST} --label=plain\n`);
 		expect(run.stderr).toContain("::group::fail\n");
 		expect(run.stderr.match(/::endgroup::/g)).toHaveLength(2);
 		expect(run.stderr).toContain('::error title=Task fail failed::Task "fail" failed: ');
 		expect(run.stderr).toContain("exited with code 7.%0Aabout to fail\n");
 		const table = readFileSync(summary, "utf8");
-		expect(table).toContain(`| mark --system=${host} --label=plain | succeeded |`);
+		expect(table).toContain(`| mark --system=${HOST} --label=plain | succeeded |`);
 		expect(table).toContain("| fail | failed (exit 7) |");
 		expect(table).toContain("| after | not run | – |");
 	});

@@ -93,6 +93,23 @@ describe("clean", () => {
 		expect(readFileSync(join(outside, "kept"), "utf8")).toBe("not ours");
 		expect(existsSync(path("outputs/main/oci-container/aarch64-linux/image"))).toBe(true);
 	});
+	test("--kind infrastructure also removes synth's working paths beside the assembly", async () => {
+		for (const name of ["infrastructure", "infrastructure.rejected", "infrastructure.staging"]) {
+			mkdirSync(path("outputs/main", name), { recursive: true });
+		}
+		writeFileSync(path("outputs/main/infrastructure.stamp.json"), "{}");
+		const run = await clean("--kind", "infrastructure");
+		expect(run.exitCode).toBe(0);
+		for (const name of [
+			"infrastructure",
+			"infrastructure.rejected",
+			"infrastructure.staging",
+			"infrastructure.stamp.json",
+		]) {
+			expect(existsSync(path("outputs/main", name))).toBe(false);
+		}
+		expect(existsSync(path("outputs/main/oci-container/aarch64-linux/image"))).toBe(true);
+	});
 	test("no filter removes outputs/ and nothing else; a second run has nothing to do", async () => {
 		const run = await clean();
 		expect(run.exitCode).toBe(0);

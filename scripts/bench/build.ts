@@ -3,44 +3,31 @@
  * `nix build` it runs, both a no-op rebuild of the same fixture flake.
  * Target: ≤ 150 ms of overhead (median difference).
  */
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { installable } from "../../tasks/build-image.ts";
+import { NIX_FEATURES } from "../../tasks/nix.ts";
+import { fixtureFlake, HOST, OFFLINE_NIX_CONFIG, projectCopy } from "../../test/helpers.ts";
 import { type Measurement, measure, report } from "./measure.ts";
 
-const PROJECT_FILES = ["tasks", "nix", "package.json", "bun.lock", "bunfig.toml"];
-
-export function benchBuild(root: string): Measurement[] {
-	const system = process.arch === "arm64" ? "aarch64-linux" : "x86_64-linux";
-	const work = mkdtempSync(join(tmpdir(), "nix-images-bench-build-"));
+export function benchBuild(): Measurement[] {
+	const flake = fixtureFlake();
+	const project = projectCopy();
 	try {
-		const flake = join(work, "flake");
-		cpSync(join(root, "test/fixtures/images/flake.nix"), join(flake, "flake.nix"));
-		writeFileSync(join(flake, "mode.nix"), '"good"');
-		writeFileSync(join(flake, "nonce.nix"), JSON.stringify(`bench-${Date.now()}`));
-		const project = join(work, "project");
-		for (const entry of PROJECT_FILES)
-			cpSync(join(root, entry), join(project, entry), { recursive: true });
-		symlinkSync(join(root, "node_modules"), join(project, "node_modules"));
-		const env = {
-			...process.env,
-			NIX_CONFIG: "substituters =\nflake-registry =\nwarn-dirty = false",
-		} as Record<string, string>;
+		const env = { ...process.env, NIX_CONFIG: OFFLINE_NIX_CONFIG } as Record<string, string>;
 		const nixBuild = [
 			"nix",
-			"--extra-experimental-features",
-			"nix-command flakes",
+			...NIX_FEATURES,
 			"build",
-			`${flake}#packages.${system}.oci-container`,
+			installable(flake.dir, HOST, "oci-container"),
 			"--out-link",
-			join(work, "raw-result"),
+			join(flake.dir, "raw-result"),
 			"--print-build-logs",
 		];
-		const bunTask = [process.execPath, "task", "oci-container", "--flake", flake];
-		// The first runs build; every measured run is the same no-op rebuild.
+		const bunTask = [process.execPath, "task", "oci-container", "--flake", flake.dir];
+		// The warm-up runs build; every measured run is the same no-op rebuild.
 		const results = [
 			measure("nix build (no-op rebuild)", nixBuild, { env, runs: 20 }),
-			measure("bun task oci-container (same)", bunTask, { env, cwd: project, runs: 20 }),
+			measure("bun task oci-container (same)", bunTask, { env, cwd: project.dir, runs: 20 }),
 		];
 		report("Build overhead", results);
 		const [raw, task] = results;
@@ -52,6 +39,7 @@ export function benchBuild(root: string): Measurement[] {
 		}
 		return results;
 	} finally {
-		rmSync(work, { recursive: true, force: true });
+		project.dispose();
+		flake.dispose();
 	}
 }

@@ -3,28 +3,16 @@
  * assembly. Targets: ≤ 2 s median, and at least 4× faster than the original
  * project's synth (nbb + cdk CLI, ≈ 7.7 s median on this kind of machine).
  */
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { projectCopy } from "../../test/helpers.ts";
 import { type Measurement, measure, report } from "./measure.ts";
 
-const PROJECT_FILES = [
-	"tasks",
-	"infra",
-	"nix",
-	"cdk.json",
-	"package.json",
-	"bun.lock",
-	"bunfig.toml",
-];
 const ORIGINAL_SYNTH_MS = 7700;
 
-export function benchSynth(root: string): Measurement[] {
-	const project = mkdtempSync(join(tmpdir(), "nix-images-bench-synth-"));
+export function benchSynth(): Measurement[] {
+	const copy = projectCopy();
+	const project = copy.dir;
 	try {
-		for (const entry of PROJECT_FILES)
-			cpSync(join(root, entry), join(project, entry), { recursive: true });
-		symlinkSync(join(root, "node_modules"), join(project, "node_modules"));
 		const cli = join(project, "node_modules/aws-cdk/bin/cdk");
 		const node = Bun.which("node");
 		const settings = { cwd: project, runs: 5, warmup: 1 };
@@ -58,6 +46,6 @@ export function benchSynth(root: string): Measurement[] {
 		}
 		return results;
 	} finally {
-		rmSync(project, { recursive: true, force: true });
+		copy.dispose();
 	}
 }

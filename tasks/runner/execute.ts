@@ -91,8 +91,7 @@ export async function execute(
 		const row = rows[index];
 		if (definition === undefined || row === undefined) continue;
 		current = index;
-		const title = describeStep(step);
-		process.stderr.write(github ? startGroup(title) : `▶ ${title}\n`);
+		process.stderr.write(github ? startGroup(row.task) : `▶ ${row.task}\n`);
 		const started = performance.now();
 		try {
 			const body = await definition.load?.();

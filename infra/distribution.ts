@@ -2,6 +2,7 @@ import { ArnFormat, Stack } from "aws-cdk-lib";
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { CfnDistributionConfiguration } from "aws-cdk-lib/aws-imagebuilder";
 import { Construct } from "constructs";
+import { ec2ImageArns } from "./arns.ts";
 import { acceptWildcard } from "./findings.ts";
 import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./tags.ts";
 
@@ -25,26 +26,16 @@ export function imageBuilderPrincipal(scope: Construct): ServicePrincipal {
  * distribution per region, and the role DistributeImage runs as.
  */
 export class AmiDistribution extends Construct {
+	/** The configuration's name, known before it exists (IAM statements that create it need it). */
+	readonly name: string;
 	readonly configuration: CfnDistributionConfiguration;
 	readonly executionRole: Role;
 
 	constructor(scope: Construct, id: string, props: AmiDistributionProps) {
 		super(scope, id);
 		const stack = Stack.of(this);
-		const image = stack.formatArn({
-			service: "ec2",
-			account: "",
-			region: "*",
-			resource: "image",
-			resourceName: "*",
-		});
-		const snapshot = stack.formatArn({
-			service: "ec2",
-			account: "",
-			region: "*",
-			resource: "snapshot",
-			resourceName: "*",
-		});
+		this.name = props.name;
+		const { image, snapshot } = ec2ImageArns(this, "*");
 
 		// Only what distribution does: copy the AMI to each region, tag the copies,
 		// open their launch permission, and log.

@@ -2,7 +2,7 @@
  * cdk-nag findings this stack accepts. Each is acknowledged on the construct
  * that causes it, for one exact resource or policy, with its reason.
  */
-import { Validations } from "aws-cdk-lib";
+import { Stack, Validations } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
 
 /**
@@ -22,4 +22,14 @@ export function acceptManagedPolicy(scope: IConstruct, policyName: string, reaso
 		id: `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policyName}]`,
 		reason,
 	});
+}
+
+/** Accepts the wildcard of stackArnPattern (arns.ts): this stack's ARN, whose ID part is generated. */
+export function acceptStackWildcard(scope: IConstruct, reason: string): void {
+	const stack = Stack.of(scope);
+	acceptWildcard(
+		scope,
+		`arn:<AWS::Partition>:cloudformation:${stack.region}:<AWS::AccountId>:stack/${stack.stackName}/*`,
+		reason,
+	);
 }

@@ -18,11 +18,14 @@ export interface AmiLifecycleProps {
  * images that DistributeImage created with the lifecycle tag.
  */
 export class AmiLifecycle extends Construct {
+	/** The policy's name, known before it exists (IAM statements that create it need it). */
+	readonly name: string;
 	readonly policy: CfnLifecyclePolicy;
 	readonly executionRole: Role;
 
 	constructor(scope: Construct, id: string, props: AmiLifecycleProps) {
 		super(scope, id);
+		this.name = props.name;
 		this.executionRole = new Role(this, "ExecutionRole", {
 			assumedBy: imageBuilderPrincipal(this),
 			description: "Assumed by EC2 Image Builder to apply the nix-images AMI lifecycle policy.",

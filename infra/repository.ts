@@ -1,4 +1,4 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import { CfnPublicRepository } from "aws-cdk-lib/aws-ecr";
 import { Construct } from "constructs";
 import { MANAGED_BY } from "./tags.ts";
@@ -19,10 +19,23 @@ The Nix sandbox is off (containers rarely allow its namespaces); run with
 
 /** The ECR Public repository of the container image (catalog data shown on gallery.ecr.aws). */
 export class PublicRepository extends Construct {
+	readonly repositoryName: string;
+	/**
+	 * Built from the name rather than read from the resource: the ARN is known
+	 * before the repository exists, so a role that creates it can be allowed to.
+	 */
+	readonly repositoryArn: string;
 	readonly resource: CfnPublicRepository;
 
 	constructor(scope: Construct, id: string, props: { repositoryName: string }) {
 		super(scope, id);
+		this.repositoryName = props.repositoryName;
+		this.repositoryArn = Stack.of(this).formatArn({
+			service: "ecr-public",
+			region: "",
+			resource: "repository",
+			resourceName: props.repositoryName,
+		});
 		this.resource = new CfnPublicRepository(this, "Resource", {
 			repositoryName: props.repositoryName,
 			// Raw CloudFormation: the keys are PascalCase.

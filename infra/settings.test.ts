@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { defaultRegions } from "./regions.ts";
-import { type ContextKey, readSettings, SettingsError } from "./settings.ts";
+import { type ContextKey, DEFAULT_SETTINGS, readSettings, SettingsError } from "./settings.ts";
 
 const read = (context: Partial<Record<ContextKey, unknown>>) => readSettings((key) => context[key]);
 
@@ -98,5 +98,19 @@ describe("readSettings", () => {
 		expect(rejects({ regions: ["us-east-1", "us-east-1"] })).toContain("(repeated: us-east-1)");
 		expect(rejects({ regions: [] })).toContain('"regions": []');
 		expect(rejects({ regions: 3 })).toContain('"regions": 3');
+	});
+});
+
+describe("defaults", () => {
+	test("are stated once, in DEFAULT_SETTINGS: cdk.json sets none, and the README table shows them", async () => {
+		const root = `${import.meta.dir}/..`;
+		const cdkJson = await Bun.file(`${root}/cdk.json`).json();
+		expect(Object.keys(cdkJson.context ?? {}).filter((key) => key in DEFAULT_SETTINGS)).toEqual([]);
+		expect(read({})).toMatchObject(DEFAULT_SETTINGS);
+		const readme = await Bun.file(`${root}/README.md`).text();
+		for (const [key, value] of Object.entries(DEFAULT_SETTINGS)) {
+			expect(readme).toContain(`| \`${key}\``);
+			expect(readme).toMatch(new RegExp(`\\| \`${key}\` +\\| \`${String(value)}\` +\\|`));
+		}
 	});
 });

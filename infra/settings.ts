@@ -48,27 +48,36 @@ function invalid(key: ContextKey, value: unknown, allowed: string): SettingsErro
 	);
 }
 
-function text(
-	lookup: Lookup,
-	key: ContextKey,
-	pattern: RegExp,
-	allowed: string,
-	fallback?: string,
-) {
-	const value = lookup(key) ?? fallback;
+/** Each setting's default, here and nowhere else (cdk.json holds only what a user changes). */
+export const DEFAULT_SETTINGS = {
+	stackName: "Production",
+	repositoryName: "nix",
+	publicAmis: true,
+	lifecycleKeep: 3,
+	lifecycleMaxAgeDays: 90,
+	githubEnvironment: "Production",
+} as const satisfies Partial<Record<ContextKey, unknown>>;
+type Defaulted = keyof typeof DEFAULT_SETTINGS;
+
+/** The value set for `key`, else its default. */
+function settingOrDefault(lookup: Lookup, key: ContextKey): unknown {
+	return lookup(key) ?? (DEFAULT_SETTINGS as Partial<Record<ContextKey, unknown>>)[key];
+}
+
+function optionalText(lookup: Lookup, key: ContextKey, pattern: RegExp, allowed: string) {
+	const value = settingOrDefault(lookup, key);
 	if (value === undefined) return undefined;
 	if (typeof value !== "string" || !pattern.test(value)) throw invalid(key, value, allowed);
 	return value;
 }
 
-function wholeNumber(
-	lookup: Lookup,
-	key: ContextKey,
-	min: number,
-	max: number,
-	fallback: number,
-): number {
-	const value = lookup(key) ?? fallback;
+function text(lookup: Lookup, key: Defaulted, pattern: RegExp, allowed: string): string {
+	// A key with a default always has a value.
+	return optionalText(lookup, key, pattern, allowed) as string;
+}
+
+function wholeNumber(lookup: Lookup, key: Defaulted, min: number, max: number): number {
+	const value = settingOrDefault(lookup, key);
 	const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
 	if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
 		throw invalid(key, value, `a whole number from ${min} to ${max}`);
@@ -76,8 +85,8 @@ function wholeNumber(
 	return number;
 }
 
-function flag(lookup: Lookup, key: ContextKey, fallback: boolean): boolean {
-	const value = lookup(key) ?? fallback;
+function flag(lookup: Lookup, key: Defaulted): boolean {
+	const value = settingOrDefault(lookup, key);
 	if (value === true || value === "true") return true;
 	if (value === false || value === "false") return false;
 	throw invalid(key, value, "true or false");
@@ -108,48 +117,42 @@ function regionList(lookup: Lookup): string[] {
 
 /** Reads and checks every setting; `lookup` is `app.node.tryGetContext` or a test's map. */
 export function readSettings(lookup: Lookup): StackSettings {
-	const githubRepository = text(
+	const githubRepository = optionalText(
 		lookup,
 		"githubRepository",
 		/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/,
 		'a GitHub repository as "owner/name"',
 	);
-	const githubOidcProviderArn = text(
+	const githubOidcProviderArn = optionalText(
 		lookup,
 		"githubOidcProviderArn",
 		/^arn:aws:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
 		"the ARN of the account's token.actions.githubusercontent.com OIDC provider",
 	);
 	return {
-		stackName:
-			text(
-				lookup,
-				"stackName",
-				/^[A-Za-z][A-Za-z0-9-]{0,127}$/,
-				"a CloudFormation stack name (a letter, then letters, digits and hyphens)",
-				"Production",
-			) ?? "Production",
-		repositoryName:
-			text(
-				lookup,
-				"repositoryName",
-				/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
-				"an ECR repository name (lower-case letters, digits, . _ - and /)",
-				"nix",
-			) ?? "nix",
+		stackName: text(
+			lookup,
+			"stackName",
+			/^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+			"a CloudFormation stack name (a letter, then letters, digits and hyphens)",
+		),
+		repositoryName: text(
+			lookup,
+			"repositoryName",
+			/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+			"an ECR repository name (lower-case letters, digits, . _ - and /)",
+		),
 		regions: regionList(lookup),
-		publicAmis: flag(lookup, "publicAmis", true),
-		lifecycleKeep: wholeNumber(lookup, "lifecycleKeep", 1, 1000, 3),
-		lifecycleMaxAgeDays: wholeNumber(lookup, "lifecycleMaxAgeDays", 1, 36500, 90),
+		publicAmis: flag(lookup, "publicAmis"),
+		lifecycleKeep: wholeNumber(lookup, "lifecycleKeep", 1, 1000),
+		lifecycleMaxAgeDays: wholeNumber(lookup, "lifecycleMaxAgeDays", 1, 36500),
 		...(githubRepository === undefined ? {} : { githubRepository }),
-		githubEnvironment:
-			text(
-				lookup,
-				"githubEnvironment",
-				/^[^\s,'"`]{1,255}$/,
-				"a GitHub environment name without spaces, commas or quotes",
-				"Production",
-			) ?? "Production",
+		githubEnvironment: text(
+			lookup,
+			"githubEnvironment",
+			/^[^\s,'"`]{1,255}$/,
+			"a GitHub environment name without spaces, commas or quotes",
+		),
 		...(githubOidcProviderArn === undefined ? {} : { githubOidcProviderArn }),
 	};
 }

@@ -1,7 +1,9 @@
 import { BootstraplessSynthesizer, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { AmiDistribution } from "./distribution.ts";
-import { GitHubAccess } from "./github.ts";
+import { DeployRole } from "./github/deploy-role.ts";
+import { GitHubOidc } from "./github/oidc.ts";
+import { PublishRole } from "./github/publish-role.ts";
 import { AmiLifecycle } from "./lifecycle.ts";
 import { PublicRepository } from "./repository.ts";
 import type { StackSettings } from "./settings.ts";
@@ -75,33 +77,31 @@ export class ImagesStack extends Stack {
 		output("LifecycleTagValue", lifecycleTagValue, "Tag value publish sets on distributed images");
 
 		if (settings.githubRepository !== undefined) {
-			const github = new GitHubAccess(this, "GitHub", {
+			const github = new GitHubOidc(this, "GitHub", {
 				repository: settings.githubRepository,
 				environment: settings.githubEnvironment,
 				...(settings.githubOidcProviderArn
 					? { existingProviderArn: settings.githubOidcProviderArn }
 					: {}),
-				stackName: settings.stackName,
-				repositoryName: settings.repositoryName,
-				distributionConfigurationName: baseName,
-				lifecyclePolicyName: baseName,
-				distributionExecutionRoleArn: distribution.executionRole.roleArn,
+			});
+			const deployRole = new DeployRole(github, "DeployRole", {
+				github,
+				repository,
+				distribution,
+				lifecycle,
+			});
+			const publishRole = new PublishRole(github, "PublishRole", {
+				github,
+				repository,
+				distribution,
 			});
 			output(
 				"GitHubOidcProviderArn",
 				github.provider.oidcProviderArn,
 				"GitHub Actions OIDC provider",
 			);
-			output(
-				"DeployRoleArn",
-				github.deployRole.roleArn,
-				"Role for GitHub Actions to deploy this stack",
-			);
-			output(
-				"PublishRoleArn",
-				github.publishRole.roleArn,
-				"Role for GitHub Actions to publish images",
-			);
+			output("DeployRoleArn", deployRole.roleArn, "Role for GitHub Actions to deploy this stack");
+			output("PublishRoleArn", publishRole.roleArn, "Role for GitHub Actions to publish images");
 		}
 	}
 }

@@ -6,10 +6,10 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ensureDependencies } from "../tasks/runner/dependencies.ts";
+import { installLockedPackages } from "../tasks/runner/install.ts";
 
 // A fresh clone has no node_modules yet: install the locked dependencies first.
-ensureDependencies(resolve(import.meta.dir, ".."));
+installLockedPackages(resolve(import.meta.dir, ".."));
 
 const dir = mkdtempSync(join(tmpdir(), "nix-images-junit-"));
 const report = join(dir, "junit.xml");

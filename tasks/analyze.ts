@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { INSTALL_NIX, NIX_FEATURES } from "./nix.ts";
+import { INSTALL_NIX, NIX_FEATURES } from "./nix/cli.ts";
 import { TaskError } from "./runner/errors.ts";
 import type { CommandResult } from "./runner/shell.ts";
 import type { TaskContext } from "./runner/task.ts";

@@ -2,46 +2,15 @@
  * Every task, in the order `bun task --list` shows them: name, doc, options,
  * dependencies, and a lazy import of the body (the bb.edn of this project).
  * The first line of a doc is its --list summary; the rest shows in --help.
+ * Option specs live in project/options.ts, where the bodies take their types.
  */
-import { OUTPUT_KINDS } from "./outputs.ts";
-import type { OptionValues } from "./runner/options.ts";
+import { buildOptions, cleanOptions, synthOptions } from "./project/options.ts";
 import { type Catalog, defineTask } from "./runner/task.ts";
-import { systemFilterOption, systemOption } from "./systems.ts";
-
-const cleanOptions = {
-	kind: {
-		type: "string",
-		doc: "Only this kind of output.",
-		choices: OUTPUT_KINDS,
-		placeholder: "kind",
-	},
-	system: systemFilterOption,
-} as const;
-export type CleanOptions = OptionValues<typeof cleanOptions>;
-
-const buildOptions = {
-	system: systemOption,
-	flake: {
-		type: "string",
-		doc: "Flake to build from: a path, or a reference such as github:owner/nix-images/<rev>.",
-		placeholder: "ref",
-		default: ".",
-	},
-} as const;
-export type BuildOptions = OptionValues<typeof buildOptions>;
 
 const BUILD_NOTES = `Runs \`nix build <flake>#packages.<system>.<image>\` with flakes enabled on the command line,
 streaming the build log. A failed build leaves the previous image in place. Arguments
 after -- go to nix build: remote builders (--builders 'ssh://host aarch64-linux'),
 --max-jobs, --keep-failed, --option …`;
-
-const synthOptions = {
-	force: {
-		type: "boolean",
-		doc: "Synthesize even when nothing the assembly is made from changed.",
-	},
-} as const;
-export type SynthOptions = OptionValues<typeof synthOptions>;
 
 export const catalog: Catalog = {
 	clean: defineTask({
@@ -93,16 +62,13 @@ Context overrides go after --: bun task synth -- --context publicAmis=false`,
 Needs AWS credentials (checked first). Asks for approval of security-relevant changes only
 at a terminal, never in CI. Writes the stack's outputs to
 outputs/main/infrastructure/<stack>.outputs.json. No \`cdk bootstrap\` is needed.`,
-		depends: ["_aws-credentials", "synth"],
+		depends: ["synth"],
+		preflight: () => import("./aws/credentials.ts"),
 		passthrough: "cdk deploy",
 		load: () => import("./deploy.ts"),
 	}),
 	build: defineTask({
 		doc: "Build everything: analyze, both images, and the CloudFormation (synth).",
 		depends: ["analyze", "images", "synth"],
-	}),
-	"_aws-credentials": defineTask({
-		doc: "Fail in one sentence when no AWS credentials can be found.",
-		load: () => import("./aws-credentials.ts"),
 	}),
 };

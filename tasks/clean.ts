@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import type { CleanOptions } from "./catalog.ts";
-import { kindPaths, OUTPUT_KINDS, outputDir, outputsRoot } from "./outputs.ts";
+import type { CleanOptions } from "./project/options.ts";
+import { kindPaths, OUTPUT_KINDS, outputDir, outputsRoot } from "./project/outputs.ts";
 import type { TaskContext } from "./runner/task.ts";
 
 /** The directories `clean` removes for the given filters; all of them lie inside outputs/. */

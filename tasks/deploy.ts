@@ -4,8 +4,9 @@
  * person is at a terminal; never in CI.
  */
 import { relative } from "node:path";
-import { assemblyStack, cdkCli } from "./cdk.ts";
-import { infrastructureOutput } from "./outputs.ts";
+import { assemblyStack } from "./cdk/assembly.ts";
+import { cdkCli } from "./cdk/cli.ts";
+import { infrastructureOutput } from "./project/outputs.ts";
 import type { TaskContext } from "./runner/task.ts";
 
 export function atTerminal(env: Record<string, string | undefined> = process.env): boolean {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 /** `bun task …` (package.json script "task"). */
 import { catalog } from "./catalog.ts";
-import { runCli } from "./runner/cli.ts";
+import { runCli } from "./runner/dispatch.ts";
 
 process.exitCode = await runCli(catalog, Bun.argv.slice(2), {
 	// No node:path here: every builtin import costs milliseconds of `bun task --list`.

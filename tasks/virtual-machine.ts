@@ -1,5 +1,5 @@
-import { buildImage } from "./build-image.ts";
-import type { BuildOptions } from "./catalog.ts";
+import { buildImage } from "./nix/build-image.ts";
+import type { BuildOptions } from "./project/options.ts";
 import type { TaskContext } from "./runner/task.ts";
 
 export default async function virtualMachine(context: TaskContext<BuildOptions>) {

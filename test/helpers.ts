@@ -1,52 +1,18 @@
-/**
- * Spawning `bun task …` as a user would, throwaway copies of the project, and
- * the fixture flake; shared by the tests and the bench.
- */
-import {
-	cpSync,
-	mkdirSync,
-	mkdtempSync,
-	readdirSync,
-	rmSync,
-	symlinkSync,
-	writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { hostSystem } from "../tasks/systems.ts";
+/** Spawning `bun task …` as a user would, and what tests need around it. */
+import { readdirSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { REPO, tempDir } from "./fixtures/projects.ts";
 
-export const REPO = resolve(import.meta.dir, "..");
+export {
+	type FixtureMode,
+	fixtureFlake,
+	HOST,
+	OFFLINE_NIX_CONFIG,
+	projectCopy,
+	REPO,
+	tempDir,
+} from "./fixtures/projects.ts";
 export const RUNNER_FIXTURE = join(REPO, "test", "fixtures", "runner");
-
-/** This machine's Nix system. */
-export const HOST = hostSystem();
-
-/** nix.conf settings for this offline machine: no binary cache, no global flake registry. */
-export const OFFLINE_NIX_CONFIG = "substituters =\nflake-registry =\nwarn-dirty = false";
-
-export type FixtureMode = "good" | "fail" | "missing";
-
-/**
- * A copy of test/fixtures/images, an input-less flake following the images'
- * output contract. `build(mode)` sets what it builds next, with a fresh nonce
- * so every build is a new derivation, and returns the nonce.
- */
-export function fixtureFlake(): {
-	dir: string;
-	build: (mode: FixtureMode) => string;
-	dispose: () => void;
-} {
-	const dir = tempDir("flake");
-	cpSync(join(REPO, "test/fixtures/images/flake.nix"), join(dir, "flake.nix"));
-	const build = (mode: FixtureMode) => {
-		const nonce = `${mode}-${Date.now()}-${Math.random()}`;
-		writeFileSync(join(dir, "mode.nix"), JSON.stringify(mode));
-		writeFileSync(join(dir, "nonce.nix"), JSON.stringify(nonce));
-		return nonce;
-	};
-	build("good");
-	return { dir, build, dispose: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 export interface Run {
 	exitCode: number;
@@ -85,45 +51,6 @@ export async function bunTask(args: readonly string[], settings: RunSettings = {
 		child.exited,
 	]);
 	return { exitCode, stdout, stderr };
-}
-
-export function tempDir(prefix: string): string {
-	return mkdtempSync(join(tmpdir(), `nix-images-${prefix}-`));
-}
-
-const PROJECT_FILES = [
-	"tasks",
-	"infra",
-	"cdk.json",
-	"nix",
-	"test",
-	"scripts",
-	"flake.nix",
-	"flake.lock",
-	"package.json",
-	"bun.lock",
-	"bunfig.toml",
-	"tsconfig.json",
-	"biome.json",
-	".gitignore",
-];
-
-/**
- * A throwaway copy of the project (sharing node_modules, or with an empty one),
- * so tasks that write or delete can run for real without touching the checkout.
- */
-export function projectCopy(settings: { withoutDependencies?: boolean } = {}): {
-	dir: string;
-	dispose: () => void;
-} {
-	const dir = tempDir("project");
-	for (const entry of PROJECT_FILES) {
-		cpSync(join(REPO, entry), join(dir, entry), { recursive: true });
-	}
-	// An empty node_modules, not a missing one: without any, Bun would auto-install on import.
-	if (settings.withoutDependencies) mkdirSync(join(dir, "node_modules"));
-	else symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
-	return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Fails with the install command when a tool a test needs is missing (never a silent skip). */

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NIX_FEATURES } from "../tasks/nix.ts";
+import { NIX_FEATURES } from "../tasks/nix/cli.ts";
 import { OFFLINE_NIX_CONFIG, REPO, requireTool, tempDir } from "./helpers.ts";
 
 requireTool("nix", "apt-get install nix-bin");

@@ -146,6 +146,25 @@ describe("running", () => {
 		expect(run.stderr).toContain("broken.ts");
 		expect(run.stderr).toContain("this is a bug in the task");
 	});
+	test("a preflight check runs once, before any step, dependencies included", async () => {
+		const run = await fixture(["_guarded-right"]);
+		expect(run.exitCode).toBe(0);
+		expect(marked().map((line) => line.split(" ")[0])).toEqual([
+			"preflight",
+			"mark",
+			"_guarded-left",
+			"_guarded-right",
+		]);
+	});
+	test("a failed preflight check runs nothing and says which task cannot start", async () => {
+		const run = await fixture(["_guarded-right"], { FIXTURE_PREFLIGHT: "fail" });
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`✗ Task "_guarded-left" cannot start: The fixture's preflight refuses; unset FIXTURE_PREFLIGHT.`,
+		);
+		expect(run.stderr).not.toContain("▶");
+		expect(marked()).toEqual(["preflight"]);
+	});
 	test("a dependency cycle is an error that names it", async () => {
 		const run = await fixture(["_cycle-a"]);
 		expect(run.exitCode).toBe(1);

@@ -4,9 +4,14 @@
  * Target: ≤ 150 ms of overhead (median difference).
  */
 import { join } from "node:path";
-import { installable } from "../../tasks/build-image.ts";
-import { NIX_FEATURES } from "../../tasks/nix.ts";
-import { fixtureFlake, HOST, OFFLINE_NIX_CONFIG, projectCopy } from "../../test/helpers.ts";
+import { installable } from "../../tasks/nix/build-image.ts";
+import { NIX_FEATURES } from "../../tasks/nix/cli.ts";
+import {
+	fixtureFlake,
+	HOST,
+	OFFLINE_NIX_CONFIG,
+	projectCopy,
+} from "../../test/fixtures/projects.ts";
 import { type Measurement, measure, report } from "./measure.ts";
 
 export function benchBuild(): Measurement[] {

@@ -3,8 +3,8 @@
  * assembly. Targets: ≤ 2 s median, and at least 4× faster than the original
  * project's synth (nbb + cdk CLI, ≈ 7.7 s median on this kind of machine).
  */
-import { join } from "node:path";
-import { projectCopy } from "../../test/helpers.ts";
+import { cdkCli } from "../../tasks/cdk/cli.ts";
+import { projectCopy } from "../../test/fixtures/projects.ts";
 import { type Measurement, measure, report } from "./measure.ts";
 
 const ORIGINAL_SYNTH_MS = 7700;
@@ -13,7 +13,7 @@ export function benchSynth(): Measurement[] {
 	const copy = projectCopy();
 	const project = copy.dir;
 	try {
-		const cli = join(project, "node_modules/aws-cdk/bin/cdk");
+		const cli = cdkCli(project);
 		const node = Bun.which("node");
 		const settings = { cwd: project, runs: 5, warmup: 1 };
 		const results = [

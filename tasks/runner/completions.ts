@@ -1,5 +1,5 @@
-import { type CompletionShell, GLOBAL_FLAGS } from "./command-line.ts";
 import type { OptionSpec } from "./options.ts";
+import { type CompletionShell, GLOBAL_FLAGS } from "./parse.ts";
 import { acceptedOptions } from "./plan.ts";
 import { visibleTasks } from "./render.ts";
 import { type Catalog, summaryOf } from "./task.ts";

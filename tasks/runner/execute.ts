@@ -11,7 +11,7 @@ import {
 import type { Step } from "./plan.ts";
 import { installSignalHandlers, interruptedBy, onInterrupt, untilExit } from "./processes.ts";
 import { createShell } from "./shell.ts";
-import type { Catalog } from "./task.ts";
+import type { Catalog, PreflightModule } from "./task.ts";
 
 export interface ExecuteSettings {
 	dryRun: boolean;
@@ -43,12 +43,13 @@ interface Failure {
 	detail?: string;
 }
 
-function describeFailure(task: string, error: unknown): Failure {
+/** `outcome`: "failed" for a step, "cannot start" for a preflight check. */
+function describeFailure(task: string, error: unknown, outcome = "failed"): Failure {
 	if (error instanceof CommandFailed) {
-		return { exitCode: error.exitCode, message: `Task "${task}" failed: ${error.message}.` };
+		return { exitCode: error.exitCode, message: `Task "${task}" ${outcome}: ${error.message}.` };
 	}
 	if (error instanceof TaskError || error instanceof UsageError) {
-		return { exitCode: error.exitCode, message: `Task "${task}" failed: ${error.message}` };
+		return { exitCode: error.exitCode, message: `Task "${task}" ${outcome}: ${error.message}` };
 	}
 	const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
 	return {
@@ -56,6 +57,28 @@ function describeFailure(task: string, error: unknown): Failure {
 		message: `Task "${task}" failed with an unexpected error; this is a bug in the task, please report it.`,
 		detail: stack,
 	};
+}
+
+/**
+ * Runs every preflight check of the planned steps (each distinct check once),
+ * before any step: a failure is reported for the first task that needs it.
+ */
+async function preflightRefusal(
+	catalog: Catalog,
+	steps: readonly Step[],
+): Promise<(Failure & { task: string }) | undefined> {
+	const seen = new Set<PreflightModule["default"]>();
+	for (const step of steps) {
+		const check = (await catalog[step.task]?.preflight?.())?.default;
+		if (check === undefined || seen.has(check)) continue;
+		seen.add(check);
+		try {
+			await check();
+		} catch (error) {
+			return { ...describeFailure(step.task, error, "cannot start"), task: step.task };
+		}
+	}
+	return undefined;
 }
 
 /**
@@ -85,6 +108,16 @@ export async function execute(
 		if (github && current !== undefined) process.stderr.write(endGroup());
 		writeSummary();
 	});
+
+	const refusal = await preflightRefusal(catalog, steps);
+	if (refusal !== undefined) {
+		if (github)
+			process.stderr.write(errorAnnotation(`Task ${refusal.task} cannot start`, refusal.message));
+		process.stderr.write(`✗ ${refusal.message}\n`);
+		if (refusal.detail) process.stderr.write(`${refusal.detail}\n`);
+		writeSummary();
+		return refusal.exitCode;
+	}
 
 	for (const [index, step] of steps.entries()) {
 		const definition = catalog[step.task];

@@ -94,6 +94,18 @@ export function passthroughTargets(catalog: Catalog, roots: readonly string[]): 
 	return targets;
 }
 
+/** Where arguments after `--` go: the tasks that receive them and the distinct tools those drive. */
+export interface PassthroughRoute {
+	tasks: string[];
+	tools: string[];
+}
+
+export function passthroughRoute(catalog: Catalog, roots: readonly string[]): PassthroughRoute {
+	const tasks = passthroughTargets(catalog, roots);
+	const tools = [...new Set(tasks.map((task) => catalog[task]?.passthrough ?? ""))];
+	return { tasks, tools };
+}
+
 function keyOf(task: string, options: Record<string, OptionValue>): string {
 	const parts = Object.keys(options)
 		.sort()

@@ -1,6 +1,6 @@
-import { GLOBAL_FLAGS } from "./command-line.ts";
 import { describeDefault, type OptionSpec, type OptionSpecs, usageOf } from "./options.ts";
-import { acceptedOptions, passthroughTargets } from "./plan.ts";
+import { GLOBAL_FLAGS } from "./parse.ts";
+import { acceptedOptions, passthroughRoute } from "./plan.ts";
 import { type Catalog, isHidden, summaryOf } from "./task.ts";
 
 const USAGE = "Usage: bun task <task> [options] [-- arguments for the tool the task drives]";
@@ -51,9 +51,7 @@ export function renderHelp(catalog: Catalog, task: string): string {
 	const inherited = Object.fromEntries(
 		Object.entries(acceptedOptions(catalog, task)).filter(([name]) => !(name in own)),
 	);
-	const tools = [
-		...new Set(passthroughTargets(catalog, [task]).map((name) => catalog[name]?.passthrough)),
-	];
+	const { tools } = passthroughRoute(catalog, [task]);
 	// Arguments after -- must reach exactly one tool (see parseCommandLine).
 	const passthrough = tools.length === 1 ? ` [-- ${tools[0]} arguments]` : "";
 	const lines = [`Usage: bun task ${task} [options]${passthrough}`, "", definition.doc.trim(), ""];

@@ -27,12 +27,23 @@ export interface TaskModule<V> {
 	default(context: TaskContext<V>): Promise<void>;
 }
 
+/** A preflight file's shape: its default export throws a TaskError when the check fails. */
+export interface PreflightModule {
+	default(): Promise<void>;
+}
+
 export interface TaskDefinition<O extends OptionSpecs = OptionSpecs> {
 	/** First line: the `--list` summary. Further lines: shown by `--help`. */
 	doc: string;
 	options?: O;
 	/** Tasks that run first, once per invocation, in this order. */
 	depends?: readonly string[];
+	/**
+	 * A check that must pass before anything of an invocation that includes this
+	 * task runs, its dependencies included (e.g. that AWS credentials resolve).
+	 * Loaded lazily, like the body; a check shared by several tasks runs once.
+	 */
+	preflight?: () => Promise<PreflightModule>;
 	/** The tool that receives arguments after `--`, e.g. "nix build"; absent means none is accepted. */
 	passthrough?: string;
 	/**

@@ -1,5 +1,5 @@
-import { GLOBAL_FLAGS } from "./command-line.ts";
 import type { OptionSpec } from "./options.ts";
+import { GLOBAL_FLAGS } from "./parse.ts";
 import { dependencyOrder } from "./plan.ts";
 import type { Catalog } from "./task.ts";
 

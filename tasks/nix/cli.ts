@@ -1,5 +1,5 @@
 /** How tasks call the nix CLI: one place for the flags every call needs. */
-import { TaskError } from "./runner/errors.ts";
+import { TaskError } from "../runner/errors.ts";
 
 /**
  * A default Nix install has flakes and the nix command turned off; enabling them

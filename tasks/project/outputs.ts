@@ -70,8 +70,15 @@ export function infrastructureOutput(root: string) {
 		/** Inputs and outputs of the last synth, to skip one that would change nothing. */
 		stamp: `${dir}.stamp.json`,
 		/** `cdk deploy --outputs-file`: a stack's outputs after a deploy. */
-		stackOutputs: (stackName: string) => `${dir}/${stackName}.outputs.json`,
+		stackOutputs: (stackName: string) => `${dir}/${stackName}${STACK_OUTPUTS_SUFFIX}`,
 	};
+}
+
+const STACK_OUTPUTS_SUFFIX = ".outputs.json";
+
+/** Whether a file in the assembly directory is what deploy wrote there (not part of the assembly). */
+export function isStackOutputsFile(name: string): boolean {
+	return name.endsWith(STACK_OUTPUTS_SUFFIX);
 }
 
 /** Everything of one kind of output: its directory and any working paths beside it. */

@@ -2,9 +2,8 @@
  * The systems images are built for. The list lives once, in nix/systems.json,
  * read by the flake (builtins.fromJSON) and here.
  */
-import systems from "../nix/systems.json" with { type: "json" };
-import { UsageError } from "./runner/errors.ts";
-import type { StringOption } from "./runner/options.ts";
+import systems from "../../nix/systems.json" with { type: "json" };
+import { UsageError } from "../runner/errors.ts";
 
 export const SYSTEMS: readonly string[] = systems;
 
@@ -23,21 +22,3 @@ export function hostSystem(
 	}
 	return system;
 }
-
-/** `--system` for tasks that build: defaults to $system (set by Nix shells), then to this host. */
-export const systemOption = {
-	type: "string",
-	doc: "Nix system to build for.",
-	choices: SYSTEMS,
-	placeholder: "system",
-	env: "system",
-	default: { describe: "this host's system", resolve: () => hostSystem() },
-} as const satisfies StringOption;
-
-/** `--system` for tasks where it narrows what they act on; absent means every system. */
-export const systemFilterOption = {
-	type: "string",
-	doc: "Only this system.",
-	choices: SYSTEMS,
-	placeholder: "system",
-} as const satisfies StringOption;

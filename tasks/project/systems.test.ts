@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { UsageError } from "./runner/errors.ts";
+import { UsageError } from "../runner/errors.ts";
 import { hostSystem, SYSTEMS } from "./systems.ts";
 
 describe("systems", () => {
 	test("come from nix/systems.json", async () => {
-		const file = await Bun.file(`${import.meta.dir}/../nix/systems.json`).json();
+		const file = await Bun.file(`${import.meta.dir}/../../nix/systems.json`).json();
 		expect(SYSTEMS).toEqual(file);
 		expect(SYSTEMS).toEqual(["x86_64-linux", "aarch64-linux"]);
 	});

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseCommandLine, tokenize } from "./command-line.ts";
 import { UsageError } from "./errors.ts";
+import { parseCommandLine, tokenize } from "./parse.ts";
 import { type Catalog, defineTask } from "./task.ts";
 
 const load = () => Promise.resolve({ default: async () => {} });
@@ -90,6 +90,7 @@ describe("parseCommandLine", () => {
 			tasks: ["build"],
 			given: { system: "aarch64-linux", flake: "github:o/r", fast: false },
 			passthrough: [],
+			passthroughTasks: [],
 			dryRun: false,
 		});
 	});
@@ -101,6 +102,7 @@ describe("parseCommandLine", () => {
 			tasks: ["images"],
 			given: { system: "x86_64-linux" },
 			passthrough: ["-L"],
+			passthroughTasks: ["build"],
 			dryRun: true,
 		});
 	});

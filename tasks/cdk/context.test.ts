@@ -2,11 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { assemblyStack, CDK_APP, cdkContext, contextArguments, stackSettings } from "./cdk.ts";
-import { infrastructureOutput } from "./outputs.ts";
-import { TaskError } from "./runner/errors.ts";
+import { infrastructureOutput } from "../project/outputs.ts";
+import { TaskError } from "../runner/errors.ts";
+import { assemblyStack } from "./assembly.ts";
+import { CDK_APP } from "./cli.ts";
+import { cdkContext, contextArguments, stackSettings } from "./context.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = resolve(import.meta.dir, "../..");
 
 describe("cdk.json", () => {
 	const cdkJson = JSON.parse(readFileSync(join(ROOT, "cdk.json"), "utf8"));

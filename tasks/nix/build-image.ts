@@ -3,15 +3,16 @@
  * can build the image, `nix build` it into its out-link, then point the stable
  * names (nix.tar.gz, nixos.img, image-info.json) into it.
  */
-import { existsSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readlinkSync } from "node:fs";
 import { relative } from "node:path";
-import type { BuildOptions } from "./catalog.ts";
-import { NIX_FEATURES, requireNixTool } from "./nix.ts";
-import { buildRefusal, capabilitySettings, machineFromConfig } from "./nix-machine.ts";
-import { type ImageKind, imageOutput } from "./outputs.ts";
-import { CommandFailed, TaskError } from "./runner/errors.ts";
-import type { TaskContext } from "./runner/task.ts";
-import { hostSystem } from "./systems.ts";
+import { linkAtomically } from "../project/files.ts";
+import type { BuildOptions } from "../project/options.ts";
+import { type ImageKind, imageOutput } from "../project/outputs.ts";
+import { hostSystem } from "../project/systems.ts";
+import { CommandFailed, TaskError } from "../runner/errors.ts";
+import type { TaskContext } from "../runner/task.ts";
+import { NIX_FEATURES, requireNixTool } from "./cli.ts";
+import { buildRefusal, capabilitySettings, machineFromConfig } from "./machine.ts";
 
 /** Images whose build runs in a virtual machine (nixpkgs' make-disk-image) and needs KVM. */
 const NEEDS_KVM: Record<ImageKind, boolean> = { "oci-container": false, "virtual-machine": true };
@@ -21,14 +22,6 @@ const LOG_TAIL_LINES = 15;
 /** `<flake>#packages.<system>.<kind>`: the attribute is spelled out rather than chosen by `--system`. */
 export function installable(flake: string, system: string, kind: ImageKind): string {
 	return `${flake}#packages.${system}.${kind}`;
-}
-
-/** Replaces `path` with a symlink to `target` in one rename, so it is never missing. */
-function linkAtomically(target: string, path: string): void {
-	const temporary = `${path}.tmp-${process.pid}`;
-	rmSync(temporary, { force: true });
-	symlinkSync(target, temporary);
-	renameSync(temporary, path);
 }
 
 function nativeSystem(): string | undefined {

@@ -5,11 +5,12 @@ import { TaskError } from "./errors.ts";
 const STAMP = ".bun-task-lock-hash";
 
 /**
- * Installs the locked dependencies when node_modules is missing or older than
- * bun.lock, so `bun task …` works on a fresh clone. It runs before the shell
- * module can load (that module needs zx from node_modules), hence Bun.spawnSync.
+ * The install step of `bun task` and `bun run test`: installs the locked
+ * packages when node_modules is missing or older than bun.lock, so `bun task …`
+ * works on a fresh clone. It runs before the shell module can load (that
+ * module needs zx from node_modules), hence Bun.spawnSync.
  */
-export function ensureDependencies(root: string): void {
+export function installLockedPackages(root: string): void {
 	const lockfile = join(root, "bun.lock");
 	if (!existsSync(lockfile)) return;
 	const hash = Bun.hash(readFileSync(lockfile)).toString(16);

@@ -1,6 +1,6 @@
 import { UsageError } from "./errors.ts";
 import { checkChoice, type OptionSpec, type OptionValue } from "./options.ts";
-import { acceptedOptions, lookupTask, passthroughTargets } from "./plan.ts";
+import { acceptedOptions, lookupTask, passthroughRoute } from "./plan.ts";
 import { didYouMean } from "./suggest.ts";
 import type { Catalog } from "./task.ts";
 
@@ -24,7 +24,10 @@ export type Invocation =
 			kind: "run";
 			tasks: string[];
 			given: Record<string, OptionValue>;
+			/** Arguments after `--`. */
 			passthrough: string[];
+			/** The tasks they go to (see passthroughTargets); empty when there are none. */
+			passthroughTasks: string[];
 			dryRun: boolean;
 	  };
 
@@ -194,19 +197,20 @@ export function parseCommandLine(argv: readonly string[], catalog: Catalog): Inv
 		given[option.name] = parseFlagValue(option, spec);
 	}
 
+	let passthroughTasks: string[] = [];
 	if (passthrough.length > 0) {
-		const targets = passthroughTargets(catalog, tasks);
-		if (targets.length === 0) {
+		const route = passthroughRoute(catalog, tasks);
+		if (route.tasks.length === 0) {
 			throw new UsageError(
 				`${named} take${tasks.length === 1 ? "s" : ""} no arguments after --; remove them or run a task that drives a tool.`,
 			);
 		}
-		const tools = [...new Set(targets.map((task) => catalog[task]?.passthrough))];
-		if (tools.length > 1) {
+		if (route.tools.length > 1) {
 			throw new UsageError(
-				`Arguments after -- would reach ${tools.join(" and ")}; run the task for one tool instead (${targets.join(", ")}).`,
+				`Arguments after -- would reach ${route.tools.join(" and ")}; run the task for one tool instead (${route.tasks.join(", ")}).`,
 			);
 		}
+		passthroughTasks = route.tasks;
 	}
-	return { kind: "run", tasks, given, passthrough, dryRun: flags.has("dry-run") };
+	return { kind: "run", tasks, given, passthrough, passthroughTasks, dryRun: flags.has("dry-run") };
 }

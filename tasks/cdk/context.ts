@@ -1,14 +1,9 @@
-/**
- * How tasks drive the CDK: the app, its context exactly as the CDK CLI builds
- * it, and the pinned CLI itself (run with Bun: no Node.js needed).
- */
-import { existsSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
-import { readSettings, SettingsError, type StackSettings } from "../infra/settings.ts";
-import { TaskError } from "./runner/errors.ts";
-
-/** The app cdk.json names ("bun infra/app.ts"), as arguments for Bun. */
-export const CDK_APP = ["infra/app.ts"] as const;
+/** The CDK context exactly as the CDK CLI builds it, and the stack settings read from it. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { readSettings, SettingsError, type StackSettings } from "../../infra/settings.ts";
+import { readJson } from "../project/files.ts";
+import { TaskError } from "../runner/errors.ts";
 
 /** Context keys the CDK CLI adds for every app (aws-cdk 2.1148.1). */
 const CLI_CONTEXT = {
@@ -19,20 +14,6 @@ const CLI_CONTEXT = {
 	// The CLI reports validation itself; so does `synth`, from validation-report.json.
 	"@aws-cdk/core:failSynthOnValidationErrors": false,
 };
-
-export function cdkCli(root: string): string {
-	return join(root, "node_modules", "aws-cdk", "bin", "cdk");
-}
-
-function readJson(path: string): Record<string, unknown> {
-	try {
-		return JSON.parse(readFileSync(path, "utf8"));
-	} catch (error) {
-		throw new TaskError(
-			`${path} is not valid JSON (${(error as Error).message}); fix it and run the task again.`,
-		);
-	}
-}
 
 /** `-c key=value` / `--context key=value` / `--context=key=value` after `--`, as the CLI reads them. */
 export function contextArguments(args: readonly string[]): Record<string, string> {
@@ -83,23 +64,4 @@ export function stackSettings(context: Record<string, unknown>): StackSettings {
 		if (error instanceof SettingsError) throw new TaskError(error.message, 2);
 		throw error;
 	}
-}
-
-/** The one stack in a synthesized cloud assembly, read from its manifest. */
-export function assemblyStack(root: string, dir: string): string {
-	const manifest = join(dir, "manifest.json");
-	if (!existsSync(manifest)) {
-		throw new TaskError(
-			`${relative(root, dir)} holds no cloud assembly; run \`bun task synth\` first.`,
-		);
-	}
-	const artifacts = (readJson(manifest).artifacts ?? {}) as Record<string, { type?: string }>;
-	const stacks = Object.entries(artifacts).filter(([, a]) => a.type === "aws:cloudformation:stack");
-	const [stack] = stacks;
-	if (stacks.length !== 1 || stack === undefined) {
-		throw new TaskError(
-			`${relative(root, manifest)} should describe one stack, not ${stacks.length}; run \`bun task synth --force\`.`,
-		);
-	}
-	return stack[0];
 }

@@ -5,7 +5,7 @@ import {
 	machineFromConfig,
 	type NixMachine,
 	parseBuilders,
-} from "./nix-machine.ts";
+} from "./machine.ts";
 
 const x86: NixMachine = {
 	system: "x86_64-linux",

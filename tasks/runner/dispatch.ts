@@ -1,11 +1,11 @@
 /**
- * `bun task …`: parse, then list, describe or run. Listing and help import
- * nothing heavy; the executor (zx) and task bodies load only to run.
+ * The dispatcher of `bun task …`: parse, then list, describe or run. Listing
+ * and help import nothing heavy; the executor (zx) and task bodies load only to run.
  */
-import { parseCommandLine } from "./command-line.ts";
 import { CatalogError, TaskError, UsageError } from "./errors.ts";
 import { resolveOptions } from "./options.ts";
-import { passthroughTargets, plan } from "./plan.ts";
+import { parseCommandLine } from "./parse.ts";
+import { plan } from "./plan.ts";
 import { renderGeneralHelp, renderHelp, renderJson, renderList } from "./render.ts";
 import type { Catalog } from "./task.ts";
 
@@ -48,13 +48,13 @@ async function dispatch(catalog: Catalog, argv: readonly string[], settings: Cli
 			const steps = plan(catalog, invocation.tasks, (_task, specs) =>
 				resolveOptions(specs, invocation.given, env),
 			);
-			const { ensureDependencies } = await import("./dependencies.ts");
-			ensureDependencies(settings.root);
+			const { installLockedPackages } = await import("./install.ts");
+			installLockedPackages(settings.root);
 			const { execute } = await import("./execute.ts");
 			return execute(catalog, steps, {
 				dryRun: invocation.dryRun,
 				passthrough: invocation.passthrough,
-				passthroughTasks: passthroughTargets(catalog, invocation.tasks),
+				passthroughTasks: invocation.passthroughTasks,
 				root: settings.root,
 				env,
 			});

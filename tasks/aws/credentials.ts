@@ -1,10 +1,9 @@
 /**
- * `_aws-credentials`: fails early, in one sentence, when no AWS credentials
- * can be found, before anything else of a deploy runs. Only whether they
- * resolve is checked: nothing about them is printed.
+ * The preflight of every task that calls AWS: fails early, in one sentence,
+ * when no AWS credentials can be found, before anything of the invocation
+ * runs. Only whether they resolve is checked: nothing about them is printed.
  */
-import { TaskError } from "./runner/errors.ts";
-import type { TaskContext } from "./runner/task.ts";
+import { TaskError } from "../runner/errors.ts";
 
 const TIMEOUT_MS = 10_000;
 
@@ -28,7 +27,4 @@ export async function requireCredentials(): Promise<void> {
 	}
 }
 
-export default async function awsCredentials({ log }: TaskContext) {
-	await requireCredentials();
-	log("AWS credentials found.");
-}
+export default requireCredentials;

@@ -1,0 +1,33 @@
+/**
+ * Reading the project's data files and replacing outputs without a moment
+ * where they are missing or half-written.
+ */
+import { readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { TaskError } from "../runner/errors.ts";
+
+/** A JSON file's content, or a TaskError that names the file and what is wrong with it. */
+export function readJson(path: string): Record<string, unknown> {
+	let text: string;
+	try {
+		text = readFileSync(path, "utf8");
+	} catch (error) {
+		throw new TaskError(
+			`${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); restore it and run the task again.`,
+		);
+	}
+	try {
+		return JSON.parse(text);
+	} catch (error) {
+		throw new TaskError(
+			`${path} is not valid JSON (${(error as Error).message}); fix it and run the task again.`,
+		);
+	}
+}
+
+/** Replaces `path` with a symlink to `target` in one rename, so it is never missing. */
+export function linkAtomically(target: string, path: string): void {
+	const temporary = `${path}.tmp-${process.pid}`;
+	rmSync(temporary, { force: true });
+	symlinkSync(target, temporary);
+	renameSync(temporary, path);
+}

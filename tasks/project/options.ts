@@ -1,0 +1,57 @@
+/**
+ * The options of the project's tasks. The catalog composes its rows from
+ * these specs and each body takes its option types from here, so no body
+ * imports the catalog that lists it.
+ */
+import type { OptionValues, StringOption } from "../runner/options.ts";
+import { OUTPUT_KINDS } from "./outputs.ts";
+import { hostSystem, SYSTEMS } from "./systems.ts";
+
+/** `--system` for tasks that build: defaults to $system (set by Nix shells), then to this host. */
+export const systemOption = {
+	type: "string",
+	doc: "Nix system to build for.",
+	choices: SYSTEMS,
+	placeholder: "system",
+	env: "system",
+	default: { describe: "this host's system", resolve: () => hostSystem() },
+} as const satisfies StringOption;
+
+/** `--system` for tasks where it narrows what they act on; absent means every system. */
+export const systemFilterOption = {
+	type: "string",
+	doc: "Only this system.",
+	choices: SYSTEMS,
+	placeholder: "system",
+} as const satisfies StringOption;
+
+export const cleanOptions = {
+	kind: {
+		type: "string",
+		doc: "Only this kind of output.",
+		choices: OUTPUT_KINDS,
+		placeholder: "kind",
+	},
+	system: systemFilterOption,
+} as const;
+export type CleanOptions = OptionValues<typeof cleanOptions>;
+
+/** The image builds: oci-container and virtual-machine. */
+export const buildOptions = {
+	system: systemOption,
+	flake: {
+		type: "string",
+		doc: "Flake to build from: a path, or a reference such as github:owner/nix-images/<rev>.",
+		placeholder: "ref",
+		default: ".",
+	},
+} as const;
+export type BuildOptions = OptionValues<typeof buildOptions>;
+
+export const synthOptions = {
+	force: {
+		type: "boolean",
+		doc: "Synthesize even when nothing the assembly is made from changed.",
+	},
+} as const;
+export type SynthOptions = OptionValues<typeof synthOptions>;

@@ -10,7 +10,9 @@ import { ImagesStack } from "./stack.ts";
 
 /** Builds the app; tests call this with their own context. */
 export function buildApp(app: App = new App()): { app: App; stack: ImagesStack } {
-	const settings = readSettings((key) => app.node.tryGetContext(key));
+	const settings = readSettings((key) => app.node.tryGetContext(key), {
+		keys: Object.keys(app.node.getAllContext()),
+	});
 	Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 	const stack = new ImagesStack(app, settings);
 	return { app, stack };

@@ -115,8 +115,31 @@ function regionList(lookup: Lookup): string[] {
 	return list;
 }
 
-/** Reads and checks every setting; `lookup` is `app.node.tryGetContext` or a test's map. */
-export function readSettings(lookup: Lookup): StackSettings {
+export interface ReadOptions {
+	/** Every context key that is set: a key without a colon (not the CDK's own) must be a setting. */
+	keys?: readonly string[];
+	/** ` Did you mean "x"?` for a misspelt key (the runner's suggester), or "" for none. */
+	suggest?: (key: string, candidates: readonly string[]) => string;
+}
+
+/** Refuses a context key that is no setting: a typo must not silently leave the default in place. */
+function checkKeys({ keys = [], suggest = () => "" }: ReadOptions): void {
+	// Keys with a colon are the CDK's: feature flags (@aws-cdk/…:…), aws:cdk:…, context lookups.
+	const unknown = keys.find(
+		(key) => !key.includes(":") && !(CONTEXT_KEYS as readonly string[]).includes(key),
+	);
+	if (unknown === undefined) return;
+	throw new SettingsError(
+		`Unknown CDK context "${unknown}".${suggest(unknown, CONTEXT_KEYS)} The settings are ${CONTEXT_KEYS.join(", ")} (in cdk.json "context", or --context key=… after --).`,
+	);
+}
+
+/**
+ * Reads and checks every setting; `lookup` is `app.node.tryGetContext` or a
+ * test's map, and `options.keys` every key that is set (unknown ones are refused).
+ */
+export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSettings {
+	checkKeys(options);
 	const githubRepository = optionalText(
 		lookup,
 		"githubRepository",

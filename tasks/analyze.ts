@@ -44,7 +44,10 @@ async function checkNix({ root, $, log }: TaskContext): Promise<CommandResult | 
 		return undefined;
 	}
 	if (flakeHasFormatter(root)) {
-		const format = await $({ nothrow: true })`nix ${NIX_FEATURES} fmt -- ${files}`;
+		// One download attempt: offline, nix's five retries cost ~9 s before the fallback below.
+		const format = await $({
+			nothrow: true,
+		})`nix ${NIX_FEATURES} --option download-attempts 1 fmt -- ${files}`;
 		if (format.exitCode === 0) return format;
 		const reason = formatterUnavailable(format.stderr);
 		if (reason === undefined) return format;

@@ -7,6 +7,33 @@
 import { buildOptions, cleanOptions, synthOptions } from "./project/options.ts";
 import { type Catalog, defineTask } from "./runner/task.ts";
 
+/** What the image builds refuse after --: they decide where nix writes, and must build. */
+const OUT_LINK =
+	"the task decides where nix writes the out-link (outputs/main/<image>/<system>/result).";
+const NIX_BUILD_REFUSED = {
+	"--out-link": OUT_LINK,
+	"-o": OUT_LINK,
+	"--no-link":
+		"the out-link is the image's GC root and what its stable paths point into; the task needs it.",
+	"--dry-run":
+		"it builds nothing, and the task would report an image it did not build; --dry-run before -- prints the command instead.",
+	"--store": "the image must land in this machine's store, where its GC root and stable paths are.",
+	"--help": "it builds nothing; run `nix build --help` itself.",
+	"--version": "it builds nothing; run `nix --version` itself.",
+};
+
+/** What deploy refuses after --: the assembly and the outputs file are synth's and publish's contract. */
+const APP =
+	"deploy deploys the assembly synth wrote (outputs/main/infrastructure); change settings with --context key=value instead.";
+const OUTPUTS_FILE =
+	"the stack's outputs go to outputs/main/infrastructure/<stack>.outputs.json, where the later tasks read them.";
+const CDK_DEPLOY_REFUSED = {
+	"--app": APP,
+	"-a": APP,
+	"--outputs-file": OUTPUTS_FILE,
+	"-O": OUTPUTS_FILE,
+};
+
 const BUILD_NOTES = `Runs \`nix build <flake>#packages.<system>.<image>\` with flakes enabled on the command line,
 streaming the build log. A failed build leaves the previous image in place. Arguments
 after -- go to nix build: remote builders (--builders 'ssh://host aarch64-linux'),
@@ -33,6 +60,7 @@ A gzipped docker-archive (\`docker load\`, \`podman load\`); outputs/…/result 
 ${BUILD_NOTES}`,
 		options: buildOptions,
 		passthrough: "nix build",
+		refusedArguments: NIX_BUILD_REFUSED,
 		load: () => import("./oci-container.ts"),
 	}),
 	"virtual-machine": defineTask({
@@ -41,6 +69,7 @@ A raw GPT/UEFI image with image-info.json beside it; the build needs KVM (a nati
 ${BUILD_NOTES}`,
 		options: buildOptions,
 		passthrough: "nix build",
+		refusedArguments: NIX_BUILD_REFUSED,
 		load: () => import("./virtual-machine.ts"),
 	}),
 	images: defineTask({
@@ -61,10 +90,13 @@ Context overrides go after --: bun task synth -- --context publicAmis=false`,
 		doc: `Deploy the control plane stack with the pinned \`cdk deploy\`, after synth.
 Needs AWS credentials (checked first). Asks for approval of security-relevant changes only
 at a terminal, never in CI. Writes the stack's outputs to
-outputs/main/infrastructure/<stack>.outputs.json. No \`cdk bootstrap\` is needed.`,
+outputs/main/infrastructure/<stack>.outputs.json. No \`cdk bootstrap\` is needed.
+Settings after -- (--context key=value) reach synth too, so the deployed template has them.`,
 		depends: ["synth"],
 		preflight: () => import("./aws/credentials.ts"),
 		passthrough: "cdk deploy",
+		refusedArguments: CDK_DEPLOY_REFUSED,
+		forwardsTo: ["synth"],
 		load: () => import("./deploy.ts"),
 	}),
 	build: defineTask({

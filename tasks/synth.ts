@@ -15,17 +15,53 @@ import {
 	type ValidationReport,
 } from "./cdk/assembly.ts";
 import { CDK_APP } from "./cdk/cli.ts";
-import { cdkContext, contextArguments, stackSettings } from "./cdk/context.ts";
+import {
+	cdkContext,
+	contextArguments,
+	describeSettings,
+	splitContextArguments,
+	stackSettings,
+} from "./cdk/context.ts";
 import type { SynthOptions } from "./project/options.ts";
 import { infrastructureOutput, isStackOutputsFile } from "./project/outputs.ts";
-import { TaskError } from "./runner/errors.ts";
+import { CommandFailed, TaskError } from "./runner/errors.ts";
+import type { CommandResult } from "./runner/shell.ts";
 import type { TaskContext } from "./runner/task.ts";
 
+/** Error codes of a write that failed for lack of space, permission or a writable file system. */
+const WRITE_FAILURES = /\b(ENOSPC|EDQUOT|EROFS|EACCES|EPERM)\b/;
+
+/**
+ * Why the CDK app failed: a failed write as one sentence (the staging
+ * directory could not be written), anything else with the app's own output.
+ */
+function appFailure(app: CommandResult, staging: string): Error {
+	const code = app.stderr.match(WRITE_FAILURES)?.[1];
+	if (code !== undefined) {
+		const [what, fix] =
+			code === "ENOSPC" || code === "EDQUOT"
+				? ["no space left", "free some space"]
+				: ["not writable", "make outputs/ writable"];
+		return new TaskError(
+			`The CDK app could not write the assembly to ${staging} (${code}: ${what}); ${fix} and run the task again. The previous assembly is unchanged.`,
+		);
+	}
+	process.stderr.write(app.stderr);
+	return new CommandFailed(app.command, app.exitCode, app.stderr.trimEnd().split("\n").slice(-20));
+}
+
 export default async function synth(context: TaskContext<SynthOptions>) {
-	const { $, root, dryRun, log, options, passthrough } = context;
-	const cdk = cdkContext(root, contextArguments(passthrough));
-	const { stackName } = stackSettings(cdk);
+	const { $, root, dryRun, log, options, passthrough, passthroughOwner, task, lock, temporary } =
+		context;
+	// Given to deploy, the arguments after -- are deploy's: take its settings, leave the rest to cdk deploy.
+	const overrides =
+		passthroughOwner === task
+			? contextArguments(passthrough)
+			: splitContextArguments(passthrough).context;
+	const cdk = cdkContext(root, overrides);
+	const settings = stackSettings(cdk);
 	const output = infrastructureOutput(root);
+	lock(output.dir);
 	const inputs = inputDigest(root, cdk);
 	if (!options.force && upToDate(output.stamp, inputs, output.dir)) {
 		log(
@@ -34,16 +70,26 @@ export default async function synth(context: TaskContext<SynthOptions>) {
 		return;
 	}
 
-	const { staging } = output;
+	const { staging, contextFile } = output;
+	// Gone however the step ends: a failed or interrupted synth leaves nothing half-written.
+	temporary(staging);
+	temporary(contextFile);
 	if (!dryRun) {
 		rmSync(staging, { recursive: true, force: true });
 		mkdirSync(dirname(staging), { recursive: true });
+		// The context goes in a file the app reads (the CLI's own overflow file), so the echo stays short.
+		writeFileSync(contextFile, JSON.stringify(cdk));
 	}
+	log(`settings: ${describeSettings(settings)}.`);
 	const environment = [
 		`CDK_OUTDIR=${relative(root, staging)}`,
-		`CDK_CONTEXT_JSON=${JSON.stringify(cdk)}`,
+		`CONTEXT_OVERFLOW_LOCATION_ENV=${relative(root, contextFile)}`,
 	];
-	await $`env ${environment} ${process.execPath} ${CDK_APP}`;
+	const app = await $({
+		quiet: true,
+		nothrow: true,
+	})`env ${environment} ${process.execPath} ${CDK_APP}`;
+	if (app.exitCode !== 0) throw appFailure(app, relative(root, staging));
 	if (dryRun) return;
 
 	const reportPath = join(staging, "validation-report.json");
@@ -74,5 +120,5 @@ export default async function synth(context: TaskContext<SynthOptions>) {
 	rmSync(previous, { recursive: true, force: true });
 	rmSync(output.rejected, { recursive: true, force: true });
 	writeFileSync(output.stamp, JSON.stringify({ inputs, assembly: assemblyDigest(output.dir) }));
-	log(`wrote ${relative(root, output.dir)} (stack ${stackName}).`);
+	log(`wrote ${relative(root, output.dir)} (stack ${settings.stackName}).`);
 }

@@ -1,5 +1,5 @@
 /** Spawning `bun task …` as a user would, and what tests need around it. */
-import { readdirSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, tempDir } from "./fixtures/projects.ts";
 
@@ -82,3 +82,48 @@ export function pathWithout(tools: readonly string[]): { path: string; dispose: 
 	}
 	return { path: dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * A small tmpfs mounted on `dir` (created if needed), for real full-disk and
+ * read-only faults; needs root, as CI has. `remount("ro")` makes it read-only.
+ */
+export function tmpfs(
+	dir: string,
+	size: string,
+): { remount: (options: string) => void; dispose: () => void } {
+	if (process.getuid?.() !== 0) {
+		throw new Error(
+			`This test mounts a tmpfs on ${dir} and needs root; run the tests as root (CI does).`,
+		);
+	}
+	mkdirSync(dir, { recursive: true });
+	const mount = (...args: string[]) => {
+		const run = Bun.spawnSync(["mount", ...args], { stderr: "pipe" });
+		if (run.exitCode !== 0) throw new Error(`mount ${args.join(" ")}: ${run.stderr.toString()}`);
+	};
+	mount("-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir);
+	return {
+		remount: (options) => mount("-o", `remount,${options}`, dir),
+		dispose: () => {
+			Bun.spawnSync(["umount", dir]);
+		},
+	};
+}
+
+/** Nothing from this machine's AWS setup, and the metadata service off: tests never reach AWS. */
+export const NO_AWS = {
+	HOME: tempDir("home"),
+	AWS_PROFILE: undefined,
+	AWS_ACCESS_KEY_ID: undefined,
+	AWS_SECRET_ACCESS_KEY: undefined,
+	AWS_SESSION_TOKEN: undefined,
+	AWS_EC2_METADATA_DISABLED: "true",
+};
+
+/** Made-up credentials and every AWS endpoint on a closed local port: the CDK CLI gets as far as asking AWS. */
+export const FAKE_AWS = {
+	AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+	AWS_SECRET_ACCESS_KEY: "not-a-real-secret",
+	AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+	AWS_MAX_ATTEMPTS: "1",
+};

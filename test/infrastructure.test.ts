@@ -2,20 +2,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bunTask, cleanEnv, projectCopy, tempDir } from "./helpers.ts";
+import { bunTask, cleanEnv, FAKE_AWS, NO_AWS, projectCopy, tempDir } from "./helpers.ts";
 
 const project = projectCopy();
 afterAll(project.dispose);
 const assembly = join(project.dir, "outputs/main/infrastructure");
-/** Nothing from this machine's AWS setup, and the metadata service off: tests never reach AWS. */
-const NO_AWS = {
-	HOME: tempDir("home"),
-	AWS_PROFILE: undefined,
-	AWS_ACCESS_KEY_ID: undefined,
-	AWS_SECRET_ACCESS_KEY: undefined,
-	AWS_SESSION_TOKEN: undefined,
-	AWS_EC2_METADATA_DISABLED: "true",
-};
 const task = (args: string[], env: Record<string, string | undefined> = {}) =>
 	bunTask(args, { cwd: project.dir, env: { ...NO_AWS, ...env } });
 
@@ -136,13 +127,7 @@ describe("deploy", () => {
 	});
 
 	test("runs the pinned cdk deploy on the synthesized assembly, without prompts off a terminal", async () => {
-		// Made-up credentials and every AWS endpoint on a closed local port: the CLI gets as far as asking AWS.
-		const run = await task(["deploy", "--", "--verbose"], {
-			AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
-			AWS_SECRET_ACCESS_KEY: "not-a-real-secret",
-			AWS_ENDPOINT_URL: "http://127.0.0.1:9",
-			AWS_MAX_ATTEMPTS: "1",
-		});
+		const run = await task(["deploy", "--", "--verbose"], FAKE_AWS);
 		expect(run.stderr).toContain(
 			"node_modules/aws-cdk/bin/cdk deploy Production --app outputs/main/infrastructure --require-approval never --outputs-file outputs/main/infrastructure/Production.outputs.json --no-notices --verbose",
 		);

@@ -118,7 +118,7 @@ describe("running", () => {
 		const commands = run.stderr.split("\n").filter((line) => line.startsWith("$ "));
 		expect(commands).toHaveLength(4);
 		expect(commands[0]).toBe(
-			`$ echo $'mark {"system":"${HOST}","label":"plain","loud":false}' >> ${marks}`,
+			`$ echo 'mark {"system":"${HOST}","label":"plain","loud":false}' >> ${marks}`,
 		);
 	});
 	test("arguments after -- reach the tool, also through a dependency", async () => {
@@ -135,7 +135,7 @@ describe("running", () => {
 		expect(run.exitCode).toBe(7);
 		expect(run.stderr).toContain("about to fail");
 		expect(run.stderr).toContain(
-			`✗ Task "fail" failed: \`sh -c $'echo about to fail >&2; exit 7'\` exited with code 7.`,
+			`✗ Task "fail" failed: \`sh -c 'echo about to fail >&2; exit 7'\` exited with code 7.`,
 		);
 		expect(marked().map((line) => line.split(" ")[0])).toEqual(["mark"]);
 	});

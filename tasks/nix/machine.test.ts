@@ -89,9 +89,17 @@ describe("buildRefusal", () => {
 	test("lets a machine build its own system, and the VM only with KVM", () => {
 		expect(buildRefusal(x86, needs("x86_64-linux", false))).toBeUndefined();
 		expect(buildRefusal(x86, needs("x86_64-linux", true))).toBeUndefined();
-		expect(buildRefusal({ ...x86, systemFeatures: [] }, needs("x86_64-linux", true))).toContain(
-			'needs KVM, but nix here has no "kvm" system feature',
+		expect(
+			buildRefusal({ ...x86, systemFeatures: [] }, needs("x86_64-linux", true), false),
+		).toContain('needs KVM, but nix here has no "kvm" system feature');
+	});
+	test("with /dev/kvm but no kvm system feature, says to add kvm to system-features", () => {
+		const refusal = buildRefusal({ ...x86, systemFeatures: [] }, needs("x86_64-linux", true), true);
+		expect(refusal).toContain(
+			'/dev/kvm exists, but nix does not list "kvm" in its system-features',
 		);
+		expect(refusal).toContain("system-features = kvm");
+		expect(refusal).toContain("-- --option system-features kvm");
 	});
 	test("lets emulation build the container but not the VM", () => {
 		const emulating = { ...x86, extraPlatforms: ["aarch64-linux"] };

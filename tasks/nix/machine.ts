@@ -117,7 +117,11 @@ export interface BuildNeeds {
  * Why this machine cannot build what is needed, as one sentence saying what
  * to do, or undefined when a local or remote builder can.
  */
-export function buildRefusal(machine: NixMachine, needs: BuildNeeds): string | undefined {
+export function buildRefusal(
+	machine: NixMachine,
+	needs: BuildNeeds,
+	devKvm: boolean = existsSync("/dev/kvm"),
+): string | undefined {
 	const { system, kvm, task } = needs;
 	const native = machine.system === system;
 	const emulated = machine.extraPlatforms.includes(system);
@@ -136,8 +140,11 @@ export function buildRefusal(machine: NixMachine, needs: BuildNeeds): string | u
 	if (kvm && !native) {
 		return `The ${task} image is built inside a KVM virtual machine, which emulating ${system} on ${machine.system} cannot provide: pass a remote builder for ${system} that has KVM: ${builderExample}.`;
 	}
+	if (kvm && !localKvm && devKvm) {
+		return `The ${task} image is built inside a virtual machine and needs KVM: /dev/kvm exists, but nix does not list "kvm" in its system-features; add it (in nix.conf: \`system-features = kvm nixos-test benchmark big-parallel\`, on NixOS \`nix.settings.system-features\`), or pass it for one run: bun task ${task} -- --option system-features kvm.`;
+	}
 	if (kvm && !localKvm) {
-		return `The ${task} image is built inside a virtual machine and needs KVM, but nix here has no "kvm" system feature (${existsSync("/dev/kvm") ? "/dev/kvm exists but nix does not list kvm in system-features" : "/dev/kvm is missing"}): run it on a machine with KVM, or pass a remote builder with KVM: ${builderExample}.`;
+		return `The ${task} image is built inside a virtual machine and needs KVM, but nix here has no "kvm" system feature (/dev/kvm is missing): run it on a machine with KVM, or pass a remote builder with KVM: ${builderExample}.`;
 	}
 	return undefined;
 }

@@ -11,8 +11,11 @@ export function readJson(path: string): Record<string, unknown> {
 	try {
 		text = readFileSync(path, "utf8");
 	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
 		throw new TaskError(
-			`${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); restore it and run the task again.`,
+			code === "ENOENT"
+				? `${path} is missing; restore it (\`git checkout -- <file>\` in a checkout) and run the task again.`
+				: `${path} cannot be read (${code ?? (error as Error).message}); fix it and run the task again.`,
 		);
 	}
 	try {
@@ -29,5 +32,10 @@ export function linkAtomically(target: string, path: string): void {
 	const temporary = `${path}.tmp-${process.pid}`;
 	rmSync(temporary, { force: true });
 	symlinkSync(target, temporary);
-	renameSync(temporary, path);
+	try {
+		renameSync(temporary, path);
+	} catch (error) {
+		rmSync(temporary, { force: true });
+		throw error;
+	}
 }

@@ -5,13 +5,13 @@
  */
 import type { OptionValues, StringOption } from "../runner/options.ts";
 import { OUTPUT_KINDS } from "./outputs.ts";
-import { hostSystem, SYSTEMS } from "./systems.ts";
+import { hostSystem, systems } from "./systems.ts";
 
 /** `--system` for tasks that build: defaults to $system (set by Nix shells), then to this host. */
 export const systemOption = {
 	type: "string",
 	doc: "Nix system to build for.",
-	choices: SYSTEMS,
+	choices: systems,
 	placeholder: "system",
 	env: "system",
 	default: { describe: "this host's system", resolve: () => hostSystem() },
@@ -21,7 +21,7 @@ export const systemOption = {
 export const systemFilterOption = {
 	type: "string",
 	doc: "Only this system.",
-	choices: SYSTEMS,
+	choices: systems,
 	placeholder: "system",
 } as const satisfies StringOption;
 

@@ -14,6 +14,9 @@
 export const OUTPUT_KINDS = ["oci-container", "virtual-machine", "infrastructure"] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
+/** Kinds with one output for every system, not one per system. */
+export const SYSTEMLESS_KINDS = ["infrastructure"] as const satisfies readonly OutputKind[];
+
 /** The images, and the files each flake package must contain (stable name → path in the package). */
 export const IMAGE_FILES = {
 	"oci-container": { "nix.tar.gz": "nix.tar.gz" },
@@ -23,6 +26,11 @@ export type ImageKind = keyof typeof IMAGE_FILES;
 
 export function outputsRoot(root: string): string {
 	return `${root}/outputs`;
+}
+
+/** Where the runner keeps the locks on what tasks write (inside outputs/, the only place tasks write). */
+export function lockDirectory(root: string): string {
+	return `${outputsRoot(root)}/.locks`;
 }
 
 /** outputs/main/<kind>[/<system>] */
@@ -63,6 +71,8 @@ export function infrastructureOutput(root: string) {
 		dir,
 		/** Where synth writes before the assembly replaces `dir`. */
 		staging: `${dir}.staging`,
+		/** The context synth hands the CDK app (removed when synth ends). */
+		contextFile: `${dir}.context.json`,
 		/** An assembly validation refused, kept for reading its report. */
 		rejected: `${dir}.rejected`,
 		/** The replaced assembly, for the moment of the swap. */
@@ -84,6 +94,6 @@ export function isStackOutputsFile(name: string): boolean {
 /** Everything of one kind of output: its directory and any working paths beside it. */
 export function kindPaths(root: string, kind: OutputKind): string[] {
 	if (kind !== "infrastructure") return [outputDir(root, kind)];
-	const { dir, staging, rejected, previous, stamp } = infrastructureOutput(root);
-	return [dir, staging, rejected, previous, stamp];
+	const { dir, staging, contextFile, rejected, previous, stamp } = infrastructureOutput(root);
+	return [dir, staging, contextFile, rejected, previous, stamp];
 }

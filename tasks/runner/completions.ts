@@ -1,4 +1,4 @@
-import type { OptionSpec } from "./options.ts";
+import { choicesOf, type OptionSpec } from "./options.ts";
 import { type CompletionShell, GLOBAL_FLAGS } from "./parse.ts";
 import { acceptedOptions } from "./plan.ts";
 import { visibleTasks } from "./render.ts";
@@ -19,12 +19,22 @@ const TOP_FLAGS = [
 	{ flag: "--json", doc: GLOBAL_FLAGS.json.doc },
 	{ flag: "--help", doc: GLOBAL_FLAGS.help.doc },
 	{ flag: "--completions", doc: GLOBAL_FLAGS.completions.doc },
+	{ flag: "--version", doc: GLOBAL_FLAGS.version.doc },
 ];
 
 function flagsOf(name: string, spec: OptionSpec) {
 	const flags = [{ flag: `--${name}`, doc: spec.doc }];
 	if (spec.type === "boolean") flags.push({ flag: `--no-${name}`, doc: `Turn --${name} off.` });
 	return flags;
+}
+
+/** A completion script is generated whatever state the data files are in: no values then. */
+function choicesOrNone(spec: OptionSpec): readonly string[] | undefined {
+	try {
+		return choicesOf(spec);
+	} catch {
+		return undefined;
+	}
 }
 
 function collect(catalog: Catalog): CompletionData {
@@ -34,7 +44,7 @@ function collect(catalog: Catalog): CompletionData {
 	const tasks = visibleTasks(catalog).map((name) => {
 		const options = Object.entries(acceptedOptions(catalog, name));
 		for (const [option, spec] of options) {
-			if (spec.type === "string") valued.set(option, spec.choices);
+			if (spec.type === "string") valued.set(option, choicesOrNone(spec));
 		}
 		const definition = catalog[name];
 		return {

@@ -12,6 +12,10 @@ import type { Catalog } from "./task.ts";
 export interface CliSettings {
 	/** The project's root directory; commands run there. */
 	root: string;
+	/** Where the locks on what tasks write live. */
+	lockDir: string;
+	/** The project's version, for `--version` (read only then). */
+	version?: () => Promise<string>;
 	env?: Record<string, string | undefined>;
 }
 
@@ -39,6 +43,11 @@ async function dispatch(catalog: Catalog, argv: readonly string[], settings: Cli
 					: renderHelp(catalog, invocation.task),
 			);
 			return 0;
+		case "version": {
+			const project = settings.version ? `${await settings.version()} ` : "";
+			print(`${project}(bun task, Bun ${Bun.version})`);
+			return 0;
+		}
 		case "completions": {
 			const { renderCompletions } = await import("./completions.ts");
 			print(renderCompletions(catalog, invocation.shell));
@@ -54,8 +63,10 @@ async function dispatch(catalog: Catalog, argv: readonly string[], settings: Cli
 			return execute(catalog, steps, {
 				dryRun: invocation.dryRun,
 				passthrough: invocation.passthrough,
-				passthroughTasks: invocation.passthroughTasks,
+				passthroughOwners: invocation.passthroughOwners,
 				root: settings.root,
+				lockDir: settings.lockDir,
+				commandLine: ["bun task", ...argv].join(" "),
 				env,
 			});
 		}

@@ -36,3 +36,70 @@ export class CommandFailed extends Error {
 export class CatalogError extends Error {
 	override readonly name = "CatalogError";
 }
+
+/** What the file system said, as Node and Bun report it. */
+interface FileSystemError {
+	code: string;
+	path?: string;
+	/** The target of a rename or link. */
+	dest?: string;
+}
+
+function isFileSystemError(error: unknown): error is FileSystemError {
+	return (
+		error instanceof Error &&
+		typeof (error as Partial<FileSystemError>).code === "string" &&
+		typeof (error as { syscall?: unknown }).syscall === "string"
+	);
+}
+
+/** The first component of `path` that exists but is not a directory (what made ENOTDIR), if any. */
+function fileInTheWay(path: string): string | undefined {
+	const { statSync } = require("node:fs") as typeof import("node:fs");
+	const parts = path.split("/");
+	for (let end = 2; end < parts.length; end++) {
+		const prefix = parts.slice(0, end).join("/");
+		try {
+			if (!statSync(prefix).isDirectory()) return prefix;
+		} catch {
+			return undefined;
+		}
+	}
+	return undefined;
+}
+
+/**
+ * A file-system failure (read-only, full, not permitted, a file or directory
+ * in the way) as one sentence that names the path and what to do, or
+ * undefined for any other error. `show` makes a path readable (relative to the project).
+ */
+export function describeFileSystemError(
+	error: unknown,
+	show: (path: string) => string,
+): string | undefined {
+	if (!isFileSystemError(error)) return undefined;
+	const path = error.dest ?? error.path;
+	if (path === undefined) return undefined;
+	const again = "and run the task again";
+	switch (error.code) {
+		case "EROFS":
+			return `${show(path)} is on a read-only file system; make it writable, or work in a writable checkout, ${again}.`;
+		case "ENOSPC":
+		case "EDQUOT":
+			return `No space is left for ${show(path)} (${error.code}); free some (\`bun task clean\`, \`nix-collect-garbage\`) ${again}.`;
+		case "EACCES":
+		case "EPERM":
+			return `Writing ${show(path)} is not permitted (${error.code}); give this user write access to it ${again}.`;
+		case "ENOTDIR":
+		case "EEXIST": {
+			const file = fileInTheWay(path) ?? (error.code === "EEXIST" ? path : undefined);
+			if (file === undefined) return undefined;
+			return `${show(file)} is a file where a directory belongs; move it away ${again}.`;
+		}
+		case "EISDIR":
+		case "ENOTEMPTY":
+			return `${show(path)} is a directory where a file or link belongs; move it away ${again}.`;
+		default:
+			return undefined;
+	}
+}

@@ -1,5 +1,6 @@
-import { appendFileSync } from "node:fs";
-import { CommandFailed, TaskError, UsageError } from "./errors.ts";
+import { appendFileSync, rmSync } from "node:fs";
+import { relative } from "node:path";
+import { CommandFailed, describeFileSystemError, TaskError, UsageError } from "./errors.ts";
 import {
 	endGroup,
 	errorAnnotation,
@@ -8,6 +9,7 @@ import {
 	type TimingRow,
 	timingTable,
 } from "./github.ts";
+import { acquireLock, type Lock } from "./locks.ts";
 import type { Step } from "./plan.ts";
 import { installSignalHandlers, interruptedBy, onInterrupt, untilExit } from "./processes.ts";
 import { createShell } from "./shell.ts";
@@ -16,9 +18,13 @@ import type { Catalog, PreflightModule } from "./task.ts";
 export interface ExecuteSettings {
 	dryRun: boolean;
 	passthrough: readonly string[];
-	/** The tasks the arguments after `--` are for (see passthroughTargets). */
-	passthroughTasks: readonly string[];
+	/** Each task that receives the arguments after `--` → the task they were given to. */
+	passthroughOwners: Readonly<Record<string, string>>;
 	root: string;
+	/** Where lock files live (see locks.ts). */
+	lockDir: string;
+	/** The command line, as lock holders are described to a second run. */
+	commandLine: string;
 	env?: Record<string, string | undefined>;
 }
 
@@ -44,17 +50,21 @@ interface Failure {
 }
 
 /** `outcome`: "failed" for a step, "cannot start" for a preflight check. */
-function describeFailure(task: string, error: unknown, outcome = "failed"): Failure {
+function describeFailure(task: string, error: unknown, root: string, outcome = "failed"): Failure {
 	if (error instanceof CommandFailed) {
 		return { exitCode: error.exitCode, message: `Task "${task}" ${outcome}: ${error.message}.` };
 	}
 	if (error instanceof TaskError || error instanceof UsageError) {
 		return { exitCode: error.exitCode, message: `Task "${task}" ${outcome}: ${error.message}` };
 	}
+	const fileSystem = describeFileSystemError(error, (path) => relative(root, path) || ".");
+	if (fileSystem !== undefined) {
+		return { exitCode: 1, message: `Task "${task}" ${outcome}: ${fileSystem}` };
+	}
 	const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
 	return {
 		exitCode: 1,
-		message: `Task "${task}" failed with an unexpected error; this is a bug in the task, please report it.`,
+		message: `Task "${task}" ${outcome} with an unexpected error; this is a bug in the task, please report it.`,
 		detail: stack,
 	};
 }
@@ -66,6 +76,7 @@ function describeFailure(task: string, error: unknown, outcome = "failed"): Fail
 async function preflightRefusal(
 	catalog: Catalog,
 	steps: readonly Step[],
+	root: string,
 ): Promise<(Failure & { task: string }) | undefined> {
 	const seen = new Set<PreflightModule["default"]>();
 	for (const step of steps) {
@@ -75,10 +86,41 @@ async function preflightRefusal(
 		try {
 			await check();
 		} catch (error) {
-			return { ...describeFailure(step.task, error, "cannot start"), task: step.task };
+			return { ...describeFailure(step.task, error, root, "cannot start"), task: step.task };
 		}
 	}
 	return undefined;
+}
+
+/** What a step holds until it ends: its locks, and paths to remove. */
+class StepResources {
+	private readonly locks: Lock[] = [];
+	private readonly temporaries: string[] = [];
+
+	constructor(private readonly settings: ExecuteSettings) {}
+
+	lock(path: string): void {
+		const { root, lockDir, commandLine } = this.settings;
+		this.locks.push(acquireLock(lockDir, relative(root, path), commandLine));
+	}
+
+	temporary(path: string): void {
+		this.temporaries.push(path);
+	}
+
+	/** Removes the temporaries, then releases the locks; never throws. */
+	release(): void {
+		for (const path of this.temporaries.splice(0)) {
+			try {
+				rmSync(path, { recursive: true, force: true });
+			} catch {}
+		}
+		for (const lock of this.locks.splice(0)) {
+			try {
+				lock.release();
+			} catch {}
+		}
+	}
 }
 
 /**
@@ -96,20 +138,29 @@ export async function execute(
 		result: "not run",
 		milliseconds: undefined,
 	}));
+	// Best effort: the run's outcome never depends on the summary file being writable.
 	const writeSummary = () => {
 		const file = settings.env?.GITHUB_STEP_SUMMARY;
-		if (github && file) appendFileSync(file, timingTable(rows));
+		if (!github || !file) return;
+		try {
+			appendFileSync(file, timingTable(rows));
+		} catch (error) {
+			const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+			process.stderr.write(`warning: could not append to $GITHUB_STEP_SUMMARY (${reason}).\n`);
+		}
 	};
 	let current: number | undefined;
+	const resources = new StepResources(settings);
 	installSignalHandlers();
 	onInterrupt(() => {
+		resources.release();
 		const row = current === undefined ? undefined : rows[current];
 		if (row) row.result = `interrupted (${interruptedBy()})`;
 		if (github && current !== undefined) process.stderr.write(endGroup());
 		writeSummary();
 	});
 
-	const refusal = await preflightRefusal(catalog, steps);
+	const refusal = await preflightRefusal(catalog, steps, settings.root);
 	if (refusal !== undefined) {
 		if (github)
 			process.stderr.write(errorAnnotation(`Task ${refusal.task} cannot start`, refusal.message));
@@ -126,21 +177,26 @@ export async function execute(
 		current = index;
 		process.stderr.write(github ? startGroup(row.task) : `▶ ${row.task}\n`);
 		const started = performance.now();
+		const owner = settings.passthroughOwners[step.task];
 		try {
 			const body = await definition.load?.();
 			await body?.default({
 				task: step.task,
 				options: step.options,
-				passthrough: settings.passthroughTasks.includes(step.task) ? settings.passthrough : [],
+				passthrough: owner === undefined ? [] : settings.passthrough,
+				passthroughOwner: owner,
 				dryRun: settings.dryRun,
 				root: settings.root,
 				$: createShell({ dryRun: settings.dryRun }, { cwd: settings.root }),
 				log: (message) => process.stderr.write(`${step.task}: ${message}\n`),
+				lock: (path) => resources.lock(path),
+				temporary: (path) => resources.temporary(path),
 			});
 		} catch (error) {
 			if (interruptedBy() !== undefined) return untilExit();
+			resources.release();
 			const elapsed = performance.now() - started;
-			const failure = describeFailure(step.task, error);
+			const failure = describeFailure(step.task, error, settings.root);
 			row.result = `failed (exit ${failure.exitCode})`;
 			row.milliseconds = elapsed;
 			if (failure.detail) process.stderr.write(`${failure.detail}\n`);
@@ -158,6 +214,7 @@ export async function execute(
 			writeSummary();
 			return failure.exitCode;
 		}
+		resources.release();
 		const elapsed = performance.now() - started;
 		row.result = settings.dryRun ? "dry run" : "succeeded";
 		row.milliseconds = elapsed;

@@ -17,8 +17,12 @@ interface OptionBase {
 
 export interface StringOption extends OptionBase {
 	type: "string";
-	/** The only accepted values, checked before anything runs. */
-	choices?: readonly string[];
+	/**
+	 * The only accepted values, checked before anything runs. A function when
+	 * they come from a data file, which is read only when they are needed (and
+	 * may throw a TaskError saying what is wrong with it).
+	 */
+	choices?: readonly string[] | (() => readonly string[]);
 	/** Placeholder in `--help`, e.g. `--flake <ref>`. */
 	placeholder?: string;
 	default?: string | ComputedDefault;
@@ -61,10 +65,17 @@ export function describeDefault(spec: OptionSpec): string | undefined {
 	return base === undefined ? `$${spec.env}` : `$${spec.env}, else ${base}`;
 }
 
+/** The values a string option accepts, or undefined when any value is. */
+export function choicesOf(spec: OptionSpec): readonly string[] | undefined {
+	if (spec.type !== "string" || spec.choices === undefined) return undefined;
+	return typeof spec.choices === "function" ? spec.choices() : spec.choices;
+}
+
 /** Checks a value from the command line (`source` "--kind") or the environment ("$system"). */
 export function checkChoice(name: string, spec: OptionSpec, value: string, source: string): void {
-	if (spec.type !== "string" || spec.choices === undefined || spec.choices.includes(value)) return;
-	const choices = spec.choices.join(", ");
+	const allowed = choicesOf(spec);
+	if (allowed === undefined || allowed.includes(value)) return;
+	const choices = allowed.join(", ");
 	throw new UsageError(
 		source.startsWith("$")
 			? `${source} is "${value}", which is not one of ${choices}; unset it or pass --${name} with one of them.`

@@ -90,7 +90,7 @@ describe("parseCommandLine", () => {
 			tasks: ["build"],
 			given: { system: "aarch64-linux", flake: "github:o/r", fast: false },
 			passthrough: [],
-			passthroughTasks: [],
+			passthroughOwners: {},
 			dryRun: false,
 		});
 	});
@@ -102,7 +102,7 @@ describe("parseCommandLine", () => {
 			tasks: ["images"],
 			given: { system: "x86_64-linux" },
 			passthrough: ["-L"],
-			passthroughTasks: ["build"],
+			passthroughOwners: { build: "build" },
 			dryRun: true,
 		});
 	});

@@ -14,20 +14,22 @@ export const GLOBAL_FLAGS = {
 	json: { doc: "With --list: print tasks, docs, options and dependencies as JSON." },
 	"dry-run": { doc: "Print each command exactly as it would run, and run none." },
 	completions: { doc: "Print a completion script for bash, zsh or fish." },
+	version: { doc: "Print the project's version and Bun's." },
 } as const;
 
 export type Invocation =
 	| { kind: "list"; json: boolean }
 	| { kind: "help"; task?: string }
 	| { kind: "completions"; shell: CompletionShell }
+	| { kind: "version" }
 	| {
 			kind: "run";
 			tasks: string[];
 			given: Record<string, OptionValue>;
 			/** Arguments after `--`. */
 			passthrough: string[];
-			/** The tasks they go to (see passthroughTargets); empty when there are none. */
-			passthroughTasks: string[];
+			/** Each task that receives them → the task they were given to (see passthroughRoute). */
+			passthroughOwners: Record<string, string>;
 			dryRun: boolean;
 	  };
 
@@ -104,6 +106,40 @@ export function tokenize(
 	return { positionals, options, passthrough };
 }
 
+/** Refuses an argument after `--` that the task decides itself, with the task's reason. */
+function refuseArguments(
+	task: string,
+	refused: Readonly<Record<string, string>> | undefined,
+	args: readonly string[],
+): void {
+	for (const arg of args) {
+		const flag = arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
+		const why = refused?.[flag];
+		if (why !== undefined) {
+			throw new UsageError(`${flag} cannot follow -- for "${task}": ${why}`);
+		}
+	}
+}
+
+/**
+ * Without a task, every option must be the runner's: a task's option says to
+ * name the task, anything else is unknown (never silently the list).
+ */
+function refuseTaskOptions(options: readonly RawOption[], taskOptions: Map<string, OptionSpec>) {
+	const [first] = options;
+	if (first === undefined) return;
+	const name = first.name.startsWith("no-") ? first.name.slice(3) : first.name;
+	if (taskOptions.has(first.name) || taskOptions.get(name)?.type === "boolean") {
+		throw new UsageError(
+			`${first.rawName} is an option of tasks: name one, as in \`bun task <task> ${first.rawName}\` (\`bun task --list\` shows them).`,
+		);
+	}
+	const runnerFlags = Object.keys(GLOBAL_FLAGS);
+	throw new UsageError(
+		`Unknown option ${first.rawName}.${didYouMean(first.name, runnerFlags, "--")} Run \`bun task --help\` to see the runner's options.`,
+	);
+}
+
 /**
  * Reads `bun task` arguments: tasks, their options (typed and checked against
  * the tasks named), runner flags, and everything after `--`.
@@ -140,6 +176,13 @@ export function parseCommandLine(argv: readonly string[], catalog: Catalog): Inv
 		}
 		return { kind: "completions", shell: completions as CompletionShell };
 	}
+	if (flags.has("version")) {
+		if (tasks.length > 0 || raw.length > 1) {
+			throw new UsageError("--version takes nothing else: run `bun task --version`.");
+		}
+		return { kind: "version" };
+	}
+	if (tasks.length === 0) refuseTaskOptions(taskRaw, taskOptions);
 	if (flags.has("help")) {
 		if (tasks.length > 1) {
 			throw new UsageError(`--help describes one task; run \`bun task ${tasks[0]} --help\`.`);
@@ -197,7 +240,7 @@ export function parseCommandLine(argv: readonly string[], catalog: Catalog): Inv
 		given[option.name] = parseFlagValue(option, spec);
 	}
 
-	let passthroughTasks: string[] = [];
+	let passthroughOwners: Record<string, string> = {};
 	if (passthrough.length > 0) {
 		const route = passthroughRoute(catalog, tasks);
 		if (route.tasks.length === 0) {
@@ -210,7 +253,16 @@ export function parseCommandLine(argv: readonly string[], catalog: Catalog): Inv
 				`Arguments after -- would reach ${route.tools.join(" and ")}; run the task for one tool instead (${route.tasks.join(", ")}).`,
 			);
 		}
-		passthroughTasks = route.tasks;
+		for (const task of route.tasks)
+			refuseArguments(task, catalog[task]?.refusedArguments, passthrough);
+		passthroughOwners = route.owners;
 	}
-	return { kind: "run", tasks, given, passthrough, passthroughTasks, dryRun: flags.has("dry-run") };
+	return {
+		kind: "run",
+		tasks,
+		given,
+		passthrough,
+		passthroughOwners,
+		dryRun: flags.has("dry-run"),
+	};
 }

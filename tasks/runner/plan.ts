@@ -94,16 +94,25 @@ export function passthroughTargets(catalog: Catalog, roots: readonly string[]): 
 	return targets;
 }
 
-/** Where arguments after `--` go: the tasks that receive them and the distinct tools those drive. */
+/** Where arguments after `--` go. */
 export interface PassthroughRoute {
+	/** The tasks they are for: each drives a tool. */
 	tasks: string[];
+	/** The distinct tools those tasks drive. */
 	tools: string[];
+	/** Every task that receives them (the tasks above, and what they forward to) → the task they are for. */
+	owners: Record<string, string>;
 }
 
 export function passthroughRoute(catalog: Catalog, roots: readonly string[]): PassthroughRoute {
 	const tasks = passthroughTargets(catalog, roots);
 	const tools = [...new Set(tasks.map((task) => catalog[task]?.passthrough ?? ""))];
-	return { tasks, tools };
+	const owners: Record<string, string> = {};
+	for (const task of tasks) {
+		owners[task] = task;
+		for (const receiver of catalog[task]?.forwardsTo ?? []) owners[receiver] ??= task;
+	}
+	return { tasks, tools, owners };
 }
 
 function keyOf(task: string, options: Record<string, OptionValue>): string {

@@ -1,4 +1,10 @@
-import { describeDefault, type OptionSpec, type OptionSpecs, usageOf } from "./options.ts";
+import {
+	choicesOf,
+	describeDefault,
+	type OptionSpec,
+	type OptionSpecs,
+	usageOf,
+} from "./options.ts";
 import { GLOBAL_FLAGS } from "./parse.ts";
 import { acceptedOptions, passthroughRoute } from "./plan.ts";
 import { type Catalog, isHidden, summaryOf } from "./task.ts";
@@ -31,11 +37,22 @@ export function renderList(catalog: Catalog): string {
 	].join("\n");
 }
 
+/** An option's choices, or why they cannot be read: help works whatever state the data files are in. */
+function readableChoices(spec: OptionSpec): readonly string[] | string | undefined {
+	try {
+		return choicesOf(spec);
+	} catch (error) {
+		return `(Its values cannot be read: ${(error as Error).message})`;
+	}
+}
+
 function optionLines(specs: OptionSpecs): string[] {
 	const rows: (readonly [string, string])[] = [];
 	for (const [name, spec] of Object.entries(specs)) {
 		const facts = [spec.doc];
-		if (spec.type === "string" && spec.choices) facts.push(`One of: ${spec.choices.join(", ")}.`);
+		const choices = readableChoices(spec);
+		if (typeof choices === "string") facts.push(choices);
+		else if (choices) facts.push(`One of: ${choices.join(", ")}.`);
 		const fallback = describeDefault(spec);
 		if (fallback !== undefined) facts.push(`Default: ${fallback}.`);
 		rows.push([usageOf(name, spec), facts.join(" ")]);
@@ -84,6 +101,7 @@ export function renderGeneralHelp(catalog: Catalog): string {
 		["<task> --help", GLOBAL_FLAGS.help.doc],
 		["--dry-run", GLOBAL_FLAGS["dry-run"].doc],
 		["--completions <shell>", GLOBAL_FLAGS.completions.doc],
+		["--version", GLOBAL_FLAGS.version.doc],
 	]);
 	return [renderList(catalog).trimEnd(), "", "Runner options:", ...flags, ""].join("\n");
 }
@@ -93,7 +111,7 @@ function jsonOption(name: string, spec: OptionSpec) {
 		name,
 		type: spec.type,
 		doc: spec.doc,
-		...(spec.type === "string" && spec.choices ? { choices: spec.choices } : {}),
+		...(Array.isArray(readableChoices(spec)) ? { choices: readableChoices(spec) } : {}),
 		...(describeDefault(spec) === undefined ? {} : { default: describeDefault(spec) }),
 		...(spec.env ? { env: spec.env } : {}),
 	};

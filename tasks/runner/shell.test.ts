@@ -3,7 +3,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../test/helpers.ts";
 import { CommandFailed } from "./errors.ts";
-import { createShell } from "./shell.ts";
+import { createShell, quoteArgument } from "./shell.ts";
 
 const dir = tempDir("shell");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,8 +21,28 @@ describe("shell", () => {
 		expect(result.stdout).toBe("[x86_64-linux; touch pwned]\n[with space]\n[$HOME]\n[`id`]\n");
 		expect(existsSync(join(dir, "pwned"))).toBe(false);
 		expect(echoed).toEqual([
-			"$ printf '[%s]\n' $'x86_64-linux; touch pwned' $'with space' $'$HOME' $'`id`'",
+			"$ printf '[%s]\n' 'x86_64-linux; touch pwned' 'with space' '$HOME' '`id`'",
 		]);
+	});
+	test("quotes as any POSIX shell reads it: plain words bare, $'…' only for control characters", async () => {
+		expect(quoteArgument("nix-command")).toBe("nix-command");
+		expect(quoteArgument("/tmp/flake#packages.x86_64-linux.a")).toBe(
+			"/tmp/flake#packages.x86_64-linux.a",
+		);
+		expect(quoteArgument("#comment")).toBe("'#comment'");
+		expect(quoteArgument("nix-command flakes")).toBe("'nix-command flakes'");
+		expect(quoteArgument("it's")).toBe("'it'\\''s'");
+		expect(quoteArgument("")).toBe("''");
+		expect(quoteArgument("a\nb")).toBe("$'a\\nb'");
+		const { $ } = recordingShell();
+		const strange = ["it's", "a\nb", "#x", "", "$(id)"];
+		const result = await $({ quiet: true })`printf '[%s]' ${strange}`;
+		expect(result.stdout).toBe("[it's][a\nb][#x][][$(id)]");
+	});
+	test("the echo has no trailing space when an interpolated list is empty", async () => {
+		const { echoed, $ } = recordingShell(true);
+		await $`true ${[]}`;
+		expect(echoed).toEqual(["$ true"]);
 	});
 	test("--dry-run prints the command and runs nothing", async () => {
 		const { echoed, $ } = recordingShell(true);
@@ -45,7 +65,7 @@ describe("shell", () => {
 		expect(error.exitCode).toBe(42);
 		expect(error.stderrTail).toEqual(["first", "last"]);
 		expect(error.message).toBe(
-			"`sh -c $'echo first >&2; echo last >&2; exit 42'` exited with code 42",
+			"`sh -c 'echo first >&2; echo last >&2; exit 42'` exited with code 42",
 		);
 	});
 	test("nothrow returns the exit code instead", async () => {

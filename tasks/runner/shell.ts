@@ -6,7 +6,7 @@
  * command is echoed, its output streamed, its child tracked for signals; under
  * --dry-run it is only echoed.
  */
-import { type ProcessOutput, $ as zx } from "zx/core";
+import { quote as ansiQuote, type ProcessOutput, $ as zx } from "zx/core";
 import { CommandFailed } from "./errors.ts";
 import { track } from "./processes.ts";
 
@@ -52,6 +52,19 @@ export interface ShellConfig {
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 const TAIL_LINES = 20;
 
+/**
+ * Quotes one argument as a POSIX shell reads it, so an echoed command can be
+ * pasted into any shell: plain words as they are, others in single quotes;
+ * only text with control characters (newlines) needs bash's $'…'.
+ */
+export function quoteArgument(arg: string): string {
+	if (arg === "") return "''";
+	if (/^[\w/.\-@:=+,%][\w/.\-@:=+,%#]*$/.test(arg)) return arg;
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this looks for.
+	if (/[\x00-\x1f\x7f]/.test(arg)) return ansiQuote(arg);
+	return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
 function environment(overrides: RunOptions["env"]): NodeJS.ProcessEnv {
 	const env: NodeJS.ProcessEnv = { ...process.env };
 	for (const [name, value] of Object.entries(overrides ?? {})) {
@@ -84,8 +97,10 @@ async function run(
 		nothrow: true,
 		halt: true,
 		stdio: options.interactive ? "inherit" : ["inherit", "pipe", "pipe"],
+		quote: quoteArgument,
 	})(pieces, ...args);
-	const command = child.cmd;
+	// An empty array at the end (no arguments after --) leaves a trailing space.
+	const command = child.cmd.trimEnd();
 	(config.echo ?? ((line) => process.stderr.write(`${line}\n`)))(`$ ${command}`);
 	if (config.dryRun && !options.probe)
 		return { command, exitCode: 0, stdout: "", stderr: "", skipped: true };

@@ -9,6 +9,12 @@ export interface TaskContext<V = Record<string, unknown>> {
 	options: V;
 	/** Arguments after `--`, for the tool the task drives. */
 	passthrough: readonly string[];
+	/**
+	 * The task the arguments after `--` were given to: this one, or a dependent
+	 * that forwards them (see TaskDefinition.forwardsTo), in which case this task
+	 * takes only what concerns it.
+	 */
+	passthroughOwner: string | undefined;
 	/** True under `--dry-run`: `$` prints commands instead of running them. */
 	dryRun: boolean;
 	/** The project's root directory (where package.json is). */
@@ -17,6 +23,16 @@ export interface TaskContext<V = Record<string, unknown>> {
 	$: Shell;
 	/** A progress line on stderr, attributed to the task. */
 	log: (message: string) => void;
+	/**
+	 * Locks a path this step writes (absolute, inside the project) until the step
+	 * ends; throws a TaskError naming the live run that holds it or an overlapping path.
+	 */
+	lock: (path: string) => void;
+	/**
+	 * Registers a path to remove when the step ends, however it ends (success,
+	 * failure, Ctrl-C): staging directories, files with secrets.
+	 */
+	temporary: (path: string) => void;
 }
 
 /**
@@ -46,6 +62,16 @@ export interface TaskDefinition<O extends OptionSpecs = OptionSpecs> {
 	preflight?: () => Promise<PreflightModule>;
 	/** The tool that receives arguments after `--`, e.g. "nix build"; absent means none is accepted. */
 	passthrough?: string;
+	/**
+	 * Arguments after `--` this task refuses, each with why (e.g. `--out-link`:
+	 * the task decides where nix writes): an exact match, or `name=value`.
+	 */
+	refusedArguments?: Readonly<Record<string, string>>;
+	/**
+	 * Dependencies that also receive this task's arguments after `--` and take
+	 * what concerns them (deploy's --context settings must reach synth).
+	 */
+	forwardsTo?: readonly string[];
 	/**
 	 * Loads the body lazily, so listing and help import nothing heavy. A task
 	 * without one only runs its dependencies (like `images`).

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { INSTALL_NIX, NIX_FEATURES } from "./nix/cli.ts";
+import { NIX_LINE_WIDTH, wideLines } from "./nix/line-width.ts";
 import { TaskError } from "./runner/errors.ts";
 import type { CommandResult } from "./runner/shell.ts";
 import type { TaskContext } from "./runner/task.ts";
@@ -32,7 +33,22 @@ function flakeHasFormatter(root: string): boolean {
 	return existsSync(flake) && /\bformatter\b/.test(readFileSync(flake, "utf8"));
 }
 
-async function checkNix({ root, $, log }: TaskContext): Promise<CommandResult | undefined> {
+/** Lines nixfmt would break, in files it could not check itself; one line each on stderr. */
+function reportWideLines(root: string, files: readonly string[]): number {
+	let found = 0;
+	for (const file of files) {
+		for (const { line, columns } of wideLines(readFileSync(join(root, file), "utf8"))) {
+			process.stderr.write(
+				`${file}:${line}: ${columns} columns, wider than nixfmt's ${NIX_LINE_WIDTH}; break it as nixfmt would.\n`,
+			);
+			found++;
+		}
+	}
+	return found;
+}
+
+/** The exit code of the Nix check, or undefined when it could not run. */
+async function checkNix({ root, $, log, dryRun }: TaskContext): Promise<number | undefined> {
 	if (Bun.which("nix") === null || Bun.which("nix-instantiate") === null) {
 		log(`nix is not on PATH, so the Nix files were not checked; ${INSTALL_NIX}.`);
 		return undefined;
@@ -48,24 +64,29 @@ async function checkNix({ root, $, log }: TaskContext): Promise<CommandResult | 
 		const format = await $({
 			nothrow: true,
 		})`nix ${NIX_FEATURES} --option download-attempts 1 fmt -- ${files}`;
-		if (format.exitCode === 0) return format;
+		if (format.exitCode === 0) return 0;
 		const reason = formatterUnavailable(format.stderr);
-		if (reason === undefined) return format;
+		if (reason === undefined) return format.exitCode;
 		log(
-			`nix fmt could not run (${reason}); fell back to a syntax check with nix-instantiate --parse.`,
+			`nix fmt could not run (${reason}); fell back to a syntax check with nix-instantiate --parse and a check of nixfmt's line width.`,
 		);
 	} else {
-		log("the flake has no formatter; fell back to a syntax check with nix-instantiate --parse.");
+		log(
+			"the flake has no formatter; fell back to a syntax check with nix-instantiate --parse and a check of nixfmt's line width.",
+		);
 	}
-	return $({ nothrow: true })`nix-instantiate --parse ${files} >/dev/null`;
+	const parse = await $({ nothrow: true })`nix-instantiate --parse ${files} >/dev/null`;
+	if (parse.exitCode !== 0 || dryRun) return parse.exitCode;
+	return reportWideLines(root, files) > 0 ? 1 : 0;
 }
 
 export default async function analyze(context: TaskContext) {
 	const { root, $ } = context;
 	const bin = (tool: string) => join(root, "node_modules", ".bin", tool);
 	const checks: CheckResult[] = [];
-	const record = (name: string, result: CommandResult | undefined) => {
-		if (result !== undefined) checks.push({ name, exitCode: result.exitCode });
+	const record = (name: string, result: CommandResult | number | undefined) => {
+		if (result === undefined) return;
+		checks.push({ name, exitCode: typeof result === "number" ? result : result.exitCode });
 	};
 	record("Biome", await $({ nothrow: true })`${bin("biome")} check --write .`);
 	record("tsc", await $({ nothrow: true })`${bin("tsc")} --noEmit -p .`);

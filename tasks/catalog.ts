@@ -50,7 +50,8 @@ so the next \`nix-collect-garbage\` may free the image.`,
 	analyze: defineTask({
 		doc: `Format and lint everything: Biome (with fixes), tsc --noEmit, and the Nix files.
 Nix files are formatted with \`nix fmt\` where the flake has a formatter and Nix can fetch it;
-otherwise every tracked .nix file is syntax-checked with \`nix-instantiate --parse\`.
+otherwise every tracked .nix file is syntax-checked with \`nix-instantiate --parse\` and
+checked for lines nixfmt would break (wider than its 100 columns).
 Without nix on PATH the Nix part is skipped and reported, and the TypeScript checks still run.`,
 		load: () => import("./analyze.ts"),
 	}),

@@ -4,9 +4,10 @@
  * and the scripts the checks and the image build run work on stand-in inputs.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NIX_FEATURES } from "../tasks/nix/cli.ts";
+import { wideLines } from "../tasks/nix/line-width.ts";
 import { OFFLINE_NIX_CONFIG, REPO, requireTool, tempDir } from "./helpers.ts";
 
 requireTool("nix", "apt-get install nix-bin");
@@ -36,14 +37,19 @@ function ok(command: string[], cwd = REPO): string {
 }
 
 describe("every tracked .nix file", () => {
+	const files = ok(["git", "ls-files", "*.nix"]).trim().split("\n");
 	test("parses", () => {
-		const files = ok(["git", "ls-files", "*.nix"]).trim().split("\n");
 		expect(files).toContain("flake.nix");
 		expect(files).toContain("nix/virtual-machine/configuration.nix");
 		for (const file of files) {
 			const parsed = run(["nix-instantiate", "--parse", file]);
 			expect(parsed.stderr, file).toBe("");
 			expect(parsed.exitCode, file).toBe(0);
+		}
+	});
+	test("stays within nixfmt's line width", () => {
+		for (const file of files) {
+			expect(wideLines(readFileSync(join(REPO, file), "utf8")), file).toEqual([]);
 		}
 	});
 });
@@ -83,13 +89,68 @@ describe("flake.nix against a stub nixpkgs", () => {
 				]),
 			),
 		);
-		expect(evaluate("kvmChecks", names)).toEqual(
+		expect(
+			evaluate("legacyPackages", "ps: builtins.mapAttrs (s: p: builtins.attrNames p.kvmChecks) ps"),
+		).toEqual(
 			Object.fromEntries(systems.map((s) => [s, ["oci-container-run", "virtual-machine-boot"]])),
 		);
 		expect(evaluate("devShells", names)).toEqual(
 			Object.fromEntries(systems.map((s) => [s, ["default"]])),
 		);
 		expect(evaluate("formatter.x86_64-linux.package")).toBe("nixfmt-tree");
+	});
+	test("has only outputs nix flake check knows: the KVM checks are legacyPackages", () => {
+		const show = JSON.parse(
+			ok([
+				...NIX,
+				"flake",
+				"show",
+				"--json",
+				`path:${dir}`,
+				"--override-input",
+				"nixpkgs",
+				`path:${join(REPO, "test/fixtures/nixpkgs-stub")}`,
+				"--no-write-lock-file",
+			]),
+		);
+		expect(Object.keys(show).sort()).toEqual([
+			"checks",
+			"devShells",
+			"formatter",
+			"legacyPackages",
+			"nixosConfigurations",
+			"nixosModules",
+			"packages",
+		]);
+	});
+	describe("the KVM boot check", () => {
+		const marker = JSON.parse(readFileSync(join(REPO, "nix/boot-marker.json"), "utf8"));
+		const script = (system: string) =>
+			evaluate(`legacyPackages.${system}.kvmChecks.virtual-machine-boot.testScript`) as string;
+		test.each([
+			["x86_64-linux", "qemu-kvm -m 1536", "-serial chardev:ec2console"],
+			[
+				"aarch64-linux",
+				"qemu-system-aarch64 -machine virt,gic-version=max -cpu host -enable-kvm -m 1536",
+				"-device pci-serial,chardev=ec2console",
+			],
+		])(
+			"on %s attaches the disk as NVMe and waits for the boot marker on ttyS0, then stops the VM",
+			(system, qemu, serial) => {
+				const test = script(system);
+				expect(test).toContain(`"${qemu}"`);
+				expect(test).toContain('f" -drive file={disk},if=none,id=root,format=qcow2"');
+				expect(test).toContain('" -device nvme,serial=root,drive=root"');
+				expect(test).not.toContain("if=virtio");
+				expect(test).toContain(`" ${serial}"`);
+				expect(test).toContain(`f" -chardev file,id=ec2console,path={console}"`);
+				expect(test).toContain(`re.escape(${JSON.stringify(marker)})`);
+				expect(test).toContain("root file system (\\d+) bytes");
+				expect(test).toContain(
+					"finally:\n    # Machines of create_machine are not released by the driver.\n    machine.release()",
+				);
+			},
+		);
 	});
 	test("packages come from their files; the VM is the ec2-raw image variant", () => {
 		expect(evaluate("packages.x86_64-linux.oci-container.package")).toBe("oci-container.nix");
@@ -208,5 +269,107 @@ describe("nix/virtual-machine/image-info.sh", () => {
 			disks: { root: { file: image, logical_bytes: "1048576" } },
 		});
 		rmSync(dir, { recursive: true, force: true });
+	});
+});
+
+describe("nix/virtual-machine/configuration.nix", () => {
+	// The module as a function of stand-in arguments: its own settings, without nixpkgs' modules.
+	const module = JSON.parse(
+		ok([
+			"nix-instantiate",
+			"--eval",
+			"--strict",
+			"--json",
+			"-E",
+			`(import ./nix/virtual-machine/configuration.nix {
+				config.system.nixos.label = "26.05.20260616.567a49d";
+				lib.mkForce = value: value;
+				pkgs = { coreutils = "/coreutils"; bash = "/bash"; stdenv.hostPlatform.system = "x86_64-linux"; };
+				modulesPath = "/modules";
+			}) // { imports = null; }`,
+		]),
+	);
+	const marker = JSON.parse(readFileSync(join(REPO, "nix/boot-marker.json"), "utf8"));
+
+	test("prints the boot marker on the console once root, network, sshd and the SSM agent are up", () => {
+		const service = module.systemd.services["boot-marker"];
+		expect(service.wantedBy).toEqual(["multi-user.target"]);
+		expect(service.after).toEqual(
+			expect.arrayContaining([
+				"network-online.target",
+				"local-fs.target",
+				"growpart.service",
+				"sshd.service",
+				"amazon-ssm-agent.service",
+			]),
+		);
+		expect(service.serviceConfig.StandardOutput).toBe("journal+console");
+		expect(service.script).toContain(
+			`echo "${marker} NixOS 26.05.20260616.567a49d (x86_64-linux), root file system $root bytes"`,
+		);
+	});
+	test("runs user-data scripts itself instead of amazon-init, which needs a channel", () => {
+		expect(module.virtualisation["amazon-init"].enable).toBe(false);
+		const service = module.systemd.services["user-data"];
+		expect(service.requires).toEqual(["fetch-ec2-metadata.service"]);
+		expect(service.script).toMatch(
+			/exec \/bash\/bin\/bash \/nix\/store\/\w+-user-data\.sh \/etc\/ec2-metadata\/user-data "\$RUNTIME_DIRECTORY"/,
+		);
+		expect(service.serviceConfig.RuntimeDirectoryMode).toBe("0700");
+	});
+	test("sets no EFI variables option it does not need", () => {
+		expect(module.boot.loader.efi).toBeUndefined();
+	});
+});
+
+describe("nix/virtual-machine/user-data.sh", () => {
+	const dir = tempDir("user-data");
+	afterAll(() => rmSync(dir, { recursive: true, force: true }));
+	const userData = join(dir, "user-data");
+	const runWith = (content: string | Uint8Array) => {
+		writeFileSync(userData, content);
+		const work = tempDir("user-data-work");
+		const result = run(["bash", "nix/virtual-machine/user-data.sh", userData, work]);
+		rmSync(work, { recursive: true, force: true });
+		return result;
+	};
+	const marker = join(dir, "ran");
+
+	test("runs a #! script", () => {
+		const result = runWith(`#!/bin/sh\necho "ran as $(id -un)" > ${marker}\n`);
+		expect(result.exitCode).toBe(0);
+		expect(result.stdout).toBe("user-data: running the script with /bin/sh.\n");
+		expect(readFileSync(marker, "utf8")).toBe("ran as root\n");
+		rmSync(marker);
+	});
+	test("runs a gzipped script, as tools upload it", () => {
+		const result = runWith(Bun.gzipSync(`#!/bin/sh\necho gz > ${marker}\n`));
+		expect(result.exitCode).toBe(0);
+		expect(readFileSync(marker, "utf8")).toBe("gz\n");
+		rmSync(marker);
+	});
+	test("runs a script for an sh or bash that is not there with bash", () => {
+		const result = runWith(`#!/no/such/bash -e\necho "$BASH_VERSION" > ${marker}\n`);
+		expect(result.exitCode).toBe(0);
+		expect(result.stdout).toContain(
+			"/no/such/bash does not exist here; running the script with bash.",
+		);
+		expect(readFileSync(marker, "utf8")).not.toBe("\n");
+		rmSync(marker);
+	});
+	test("ignores cloud-config and anything else that is not a script, saying so", () => {
+		const result = runWith("#cloud-config\npackages: [git]\n");
+		expect(result.exitCode).toBe(0);
+		expect(result.stdout).toBe(
+			"user-data: it is not a script (it does not start with #!), so it was ignored; this image runs only #! scripts, not cloud-config or Nix expressions.\n",
+		);
+	});
+	test("says so when there is none, and fails for an interpreter the image lacks", () => {
+		expect(runWith("").stdout).toBe("user-data: none was given.\n");
+		const missing = runWith("#!/usr/bin/python9\nprint(1)\n");
+		expect(missing.exitCode).toBe(1);
+		expect(missing.stderr).toContain(
+			"the script's interpreter /usr/bin/python9 does not exist on this image;",
+		);
 	});
 });

@@ -153,7 +153,9 @@ describe("analyze", () => {
 		expect(run.stderr).toContain("--noEmit -p .");
 		expect(run.stderr).toContain("--option download-attempts 1 fmt -- ");
 		expect(run.stderr).toContain("analyze: nix fmt could not run (unable to download");
-		expect(run.stderr).toContain("fell back to a syntax check with nix-instantiate --parse.");
+		expect(run.stderr).toContain(
+			"fell back to a syntax check with nix-instantiate --parse and a check of nixfmt's line width.",
+		);
 		expect(run.stderr).toMatch(/\$ nix-instantiate --parse .*nix\/example.nix.* >\/dev\/null/);
 		expect(run.exitCode).toBe(0);
 		expect(readFileSync(path("tasks/unformatted.ts"), "utf8")).toBe("export const x = { a: 1 };\n");
@@ -176,6 +178,20 @@ describe("analyze", () => {
 		expect(run.stderr).toContain("syntax error");
 		expect(run.stderr).toContain("the Nix check found problems (shown above)");
 		writeFileSync(path("nix/example.nix"), "{ a = 1; }\n");
+	});
+	test("offline, a line nixfmt would break fails the task, naming the file and line", async () => {
+		writeFileSync(
+			path("nix/example.nix"),
+			`{\n  a = if true then "${"x".repeat(50)}" else "${"y".repeat(50)}";\n}\n`,
+		);
+		git("add", "-A");
+		const run = await analyze();
+		writeFileSync(path("nix/example.nix"), "{ a = 1; }\n");
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"nix/example.nix:2: 128 columns, wider than nixfmt's 100; break it as nixfmt would.",
+		);
+		expect(run.stderr).toContain("the Nix check found problems (shown above)");
 	});
 	test("a type error fails the task and names tsc", async () => {
 		writeFileSync(path("tasks/unformatted.ts"), 'export const x: number = "text";\n');

@@ -19,7 +19,8 @@ in
       "nobody:x:65534:65534:Unprivileged account:/var/empty:/bin/false"
     ]
     ++ map (
-      n: "${buildUser n}:x:${toString (30000 + n)}:30000:Nix build user ${toString n}:/var/empty:/bin/false"
+      n:
+      "${buildUser n}:x:${toString (30000 + n)}:30000:Nix build user ${toString n}:/var/empty:/bin/false"
     ) ids
   );
 
@@ -30,7 +31,15 @@ in
   ];
 
   # Locked passwords ("!"): nobody logs in with a password.
-  shadow = lines (map (name: "${name}:!:1::::::") ([ "root" "nobody" ] ++ map buildUser ids));
+  shadow = lines (
+    map (name: "${name}:!:1::::::") (
+      [
+        "root"
+        "nobody"
+      ]
+      ++ map buildUser ids
+    )
+  );
 
   # Containers rarely allow the namespaces the sandbox needs (run with
   # --privileged and NIX_CONFIG='sandbox = true' to get it back).

@@ -2,11 +2,15 @@
 # instance. How it becomes a disk image is ./image.nix, kept apart so either can
 # change alone.
 {
+  config,
   lib,
+  pkgs,
   modulesPath,
   ...
 }:
 let
+  # One definition, shared with the KVM boot check and the release's smoke test.
+  bootMarker = builtins.fromJSON (builtins.readFile ../boot-marker.json);
   # Amazon Time Sync Service, over IPv4 and IPv6 (Nitro).
   amazonTimeServers = [
     "169.254.169.123"
@@ -34,8 +38,6 @@ in
     configurationLimit = 3;
     editor = false;
   };
-  # An AMI boots without EFI variables: bootctl installs the removable-media path.
-  boot.loader.efi.canTouchEfiVariables = false;
 
   # Keys only: the launch key pair (from instance metadata) or SSM Session Manager.
   services.openssh.settings = {
@@ -49,6 +51,65 @@ in
 
   # NitroTPM (needs BootMode uefi and TpmSupport v2.0 at registration).
   security.tpm2.enable = true;
+
+  # One line on the serial console once the instance is up: root mounted and
+  # grown, network up, sshd and the SSM agent started. The KVM boot check waits
+  # for it, and so does the release's smoke test (EC2 GetConsoleOutput).
+  systemd.services.boot-marker = {
+    description = "Print the nix-images boot marker on the serial console";
+    wantedBy = [ "multi-user.target" ];
+    wants = [ "network-online.target" ];
+    after = [
+      "network-online.target"
+      "local-fs.target"
+      "growpart.service"
+      "systemd-growfs-root.service"
+      "sshd.service"
+      "amazon-ssm-agent.service"
+    ];
+    path = [ pkgs.coreutils ];
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      StandardOutput = "journal+console";
+    };
+    script = ''
+      root=$(df --output=size --block-size=1 / | tail -n 1 | tr -d ' ')
+      echo "${bootMarker} NixOS ${config.system.nixos.label} (${pkgs.stdenv.hostPlatform.system}), root file system $root bytes"
+    '';
+  };
+
+  # User-data that is a #! script runs once at boot; anything else is ignored
+  # with a log line. nixpkgs' amazon-init would copy other user-data over
+  # /etc/nixos/configuration.nix and run nixos-rebuild against a channel this
+  # image does not have, so its unit fails (on cloud-config, for example).
+  virtualisation.amazon-init.enable = false;
+  systemd.services.user-data = {
+    description = "Run EC2 user-data that is a #! script";
+    wantedBy = [ "multi-user.target" ];
+    requires = [ "fetch-ec2-metadata.service" ];
+    wants = [ "network-online.target" ];
+    after = [
+      "fetch-ec2-metadata.service"
+      "network-online.target"
+    ];
+    # What a login shell has: the script may call anything installed.
+    path = [
+      "/run/wrappers"
+      "/run/current-system/sw"
+    ];
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      RuntimeDirectory = "user-data";
+      RuntimeDirectoryMode = "0700";
+      StandardOutput = "journal+console";
+      StandardError = "journal+console";
+    };
+    script = ''
+      exec ${pkgs.bash}/bin/bash ${./user-data.sh} /etc/ec2-metadata/user-data "$RUNTIME_DIRECTORY"
+    '';
+  };
 
   # Flakes pin their own nixpkgs: no channel in the image (hundreds of MiB).
   nix.channel.enable = false;

@@ -233,7 +233,7 @@ describe("GitHub Actions access", () => {
 			});
 		}
 	});
-	test("lets the publish role write only tagged snapshots and push only to this repository", () => {
+	test("lets the publish role write, delete and deprecate only snapshots and AMIs tagged as its own", () => {
 		template.hasResourceProperties("AWS::IAM::Role", {
 			Policies: [
 				{
@@ -245,28 +245,15 @@ describe("GitHub Actions access", () => {
 								Action: "ebs:StartSnapshot",
 								Condition: { StringEquals: { "aws:RequestTag/ManagedBy": "nix-images" } },
 							}),
-							Match.objectLike({ Sid: "Distribute", Action: "imagebuilder:DistributeImage" }),
 							Match.objectLike({
-								Sid: "PassTheDistributionRole",
-								Action: "iam:PassRole",
-								Condition: {
-									StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" },
-								},
+								Sid: "DeleteOwnIncompleteSnapshots",
+								Action: "ec2:DeleteSnapshot",
+								Condition: { StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" } },
 							}),
 							Match.objectLike({
-								Sid: "PushToTheRepository",
-								Resource: {
-									"Fn::Join": [
-										"",
-										[
-											"arn:",
-											{ Ref: "AWS::Partition" },
-											":ecr-public::",
-											{ Ref: "AWS::AccountId" },
-											":repository/nix",
-										],
-									],
-								},
+								Sid: "DeprecateOwnImages",
+								Action: "ec2:EnableImageDeprecation",
+								Condition: { StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" } },
 							}),
 						]),
 					},
@@ -302,12 +289,14 @@ describe("the outputs", () => {
 			"LifecyclePolicyArn",
 			"LifecycleTagKey",
 			"LifecycleTagValue",
+			"PublicAmis",
 			"PublishRoleArn",
 			"RepositoryArn",
 			"RepositoryName",
 		]);
 		template.hasOutput("DistributionRegions", { Value: defaultRegions().join(",") });
 		template.hasOutput("LifecycleTagKey", { Value: "nix-images:lifecycle" });
+		template.hasOutput("PublicAmis", { Value: "true" });
 	});
 });
 

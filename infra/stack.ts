@@ -4,13 +4,11 @@ import { AmiDistribution } from "./distribution.ts";
 import { DeployRole } from "./github/deploy-role.ts";
 import { GitHubOidc } from "./github/oidc.ts";
 import { PublishRole } from "./github/publish-role.ts";
+import { HOME_REGION } from "./home-region.ts";
 import { AmiLifecycle } from "./lifecycle.ts";
 import { PublicRepository } from "./repository.ts";
 import type { StackSettings } from "./settings.ts";
 import { LIFECYCLE_TAG_KEY } from "./tags.ts";
-
-/** ECR Public exists only in us-east-1, so the whole control plane lives there. */
-export const HOME_REGION = "us-east-1";
 
 /**
  * The control plane: everything that must exist in AWS before images can be
@@ -72,6 +70,11 @@ export class ImagesStack extends Stack {
 			"LifecyclePolicyArn",
 			lifecycle.policy.attrArn,
 			"Image Builder lifecycle policy of the AMIs",
+		);
+		output(
+			"PublicAmis",
+			String(settings.publicAmis),
+			"Whether distributed AMIs are public (then snapshots must be unencrypted)",
 		);
 		output("LifecycleTagKey", LIFECYCLE_TAG_KEY, "Tag key publish sets on distributed images");
 		output("LifecycleTagValue", lifecycleTagValue, "Tag value publish sets on distributed images");

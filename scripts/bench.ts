@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { benchBuild } from "./bench/build.ts";
+import { benchPublish } from "./bench/publish.ts";
 import { benchRunner } from "./bench/runner.ts";
 import { benchSynth } from "./bench/synth.ts";
 
@@ -13,6 +14,7 @@ const sections: Record<string, () => unknown> = {
 	runner: () => benchRunner(root),
 	build: () => benchBuild(),
 	synth: () => benchSynth(),
+	publish: () => benchPublish(),
 };
 
 const wanted = Bun.argv.slice(2);

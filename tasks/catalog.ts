@@ -4,7 +4,7 @@
  * The first line of a doc is its --list summary; the rest shows in --help.
  * Option specs live in project/options.ts, where the bodies take their types.
  */
-import { buildOptions, cleanOptions, synthOptions } from "./project/options.ts";
+import { buildOptions, cleanOptions, publishOptions, synthOptions } from "./project/options.ts";
 import { type Catalog, defineTask } from "./runner/task.ts";
 
 /** What the image builds refuse after --: they decide where nix writes, and must build. */
@@ -99,6 +99,17 @@ Settings after -- (--context key=value) reach synth too, so the deployed templat
 		refusedArguments: CDK_DEPLOY_REFUSED,
 		forwardsTo: ["synth"],
 		load: () => import("./deploy.ts"),
+	}),
+	publish: defineTask({
+		doc: `Publish this machine's images of one system to AWS: the disk image as a private AMI.
+The image (outputs/main/virtual-machine/<system>/nixos.img, checked against image-info.json)
+becomes an EBS snapshot through the EBS direct APIs (only blocks with data are sent, each with
+its SHA-256), then an AMI registered in us-east-1 for Nitro and Graviton, deprecated after
+--deprecate-days. Needs AWS credentials and the deployed stack (bun task deploy). Writes
+ami.json beside the image, last. A re-run after a crash finishes the job and duplicates nothing.`,
+		options: publishOptions,
+		preflight: () => import("./aws/credentials.ts"),
+		load: () => import("./publish.ts"),
 	}),
 	build: defineTask({
 		doc: "Build everything: analyze, both images, and the CloudFormation (synth).",

@@ -15,9 +15,9 @@ export interface PublishRoleProps {
 }
 
 /**
- * The role GitHub Actions publishes and releases images with: EBS snapshots
- * and AMIs tagged ManagedBy=nix-images, DistributeImage with this stack's
- * configuration and role, and pushes to this stack's repository.
+ * The role GitHub Actions publishes images with: exactly the calls the
+ * publishing code makes (test/publish.test.ts compares the two), on EBS
+ * snapshots and AMIs tagged ManagedBy=nix-images and this stack's outputs.
  */
 export class PublishRole extends Role {
 	constructor(scope: Construct, id: string, props: PublishRoleProps) {
@@ -37,33 +37,23 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			"*",
-			"ec2:DescribeImages and DescribeSnapshots (the idempotency look-ups), ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken support no resource-level permissions.",
+			"ec2:DescribeImages and DescribeSnapshots (the idempotency look-ups) and GetEbsEncryptionByDefault support no resource-level permissions.",
 		);
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:ec2:${stack.region}::snapshot/*`,
-			"A snapshot's ID exists only after StartSnapshot; starting one requires the ManagedBy tag, and writing blocks or registering an AMI from it requires the snapshot to carry that tag.",
+			"A snapshot's ID exists only after StartSnapshot; starting one requires the ManagedBy tag, and writing blocks to it, deleting it or registering an AMI from it requires the snapshot to carry that tag.",
 		);
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:ec2:${stack.region}::image/*`,
-			"An AMI's ID exists only after RegisterImage; registering and tagging require the ManagedBy tag on the request.",
-		);
-		acceptWildcard(
-			this,
-			`arn:<AWS::Partition>:imagebuilder:${stack.region}:<AWS::AccountId>:image/*`,
-			"DistributeImage creates an Image Builder image whose name and version come from the AMI; GetImage follows it.",
+			"An AMI's ID exists only after RegisterImage; registering and tagging require the ManagedBy tag on the request, deprecating requires it on the AMI.",
 		);
 	}
 }
 
-function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStatement[] {
+function publishStatements(stack: Stack, _props: PublishRoleProps): PolicyStatement[] {
 	const { image, snapshot } = ec2ImageArns(stack, stack.region);
-	const imageBuilderImages = stack.formatArn({
-		service: "imagebuilder",
-		resource: "image",
-		resourceName: "*",
-	});
 	const managed = { [`aws:ResourceTag/${MANAGED_BY.key}`]: MANAGED_BY.value };
 	const tagging = { [`aws:RequestTag/${MANAGED_BY.key}`]: MANAGED_BY.value };
 	return [
@@ -75,7 +65,13 @@ function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 		}),
 		new PolicyStatement({
 			sid: "WriteOwnSnapshots",
-			actions: ["ebs:PutSnapshotBlock", "ebs:CompleteSnapshot", "ebs:ListSnapshotBlocks"],
+			actions: ["ebs:PutSnapshotBlock", "ebs:CompleteSnapshot"],
+			resources: [snapshot],
+			conditions: { StringEquals: managed },
+		}),
+		new PolicyStatement({
+			sid: "DeleteOwnIncompleteSnapshots",
+			actions: ["ec2:DeleteSnapshot"],
 			resources: [snapshot],
 			conditions: { StringEquals: managed },
 		}),
@@ -98,43 +94,15 @@ function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 			conditions: { StringEquals: tagging },
 		}),
 		new PolicyStatement({
+			sid: "DeprecateOwnImages",
+			actions: ["ec2:EnableImageDeprecation"],
+			resources: [image],
+			conditions: { StringEquals: managed },
+		}),
+		new PolicyStatement({
 			sid: "FindImagesAndSnapshots",
-			actions: ["ec2:DescribeImages", "ec2:DescribeSnapshots"],
+			actions: ["ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:GetEbsEncryptionByDefault"],
 			resources: ["*"],
-		}),
-		new PolicyStatement({
-			sid: "Distribute",
-			actions: ["imagebuilder:DistributeImage"],
-			resources: [props.distribution.configuration.attrArn, imageBuilderImages],
-		}),
-		new PolicyStatement({
-			sid: "FollowDistributions",
-			actions: ["imagebuilder:GetImage", "imagebuilder:TagResource"],
-			resources: [imageBuilderImages],
-		}),
-		new PolicyStatement({
-			sid: "PassTheDistributionRole",
-			actions: ["iam:PassRole"],
-			resources: [props.distribution.executionRole.roleArn],
-			conditions: { StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" } },
-		}),
-		new PolicyStatement({
-			sid: "SignInToEcrPublic",
-			actions: ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"],
-			resources: ["*"],
-		}),
-		new PolicyStatement({
-			sid: "PushToTheRepository",
-			actions: [
-				"ecr-public:BatchCheckLayerAvailability",
-				"ecr-public:CompleteLayerUpload",
-				"ecr-public:DescribeImages",
-				"ecr-public:DescribeImageTags",
-				"ecr-public:InitiateLayerUpload",
-				"ecr-public:PutImage",
-				"ecr-public:UploadLayerPart",
-			],
-			resources: [props.repository.repositoryArn],
 		}),
 		new PolicyStatement({
 			sid: "ReadStackOutputs",

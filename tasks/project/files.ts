@@ -2,7 +2,7 @@
  * Reading the project's data files and replacing outputs without a moment
  * where they are missing or half-written.
  */
-import { readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { TaskError } from "../runner/errors.ts";
 
 /** A JSON file's content, or a TaskError that names the file and what is wrong with it. */
@@ -33,6 +33,21 @@ export function linkAtomically(target: string, path: string): void {
 	rmSync(temporary, { force: true });
 	symlinkSync(target, temporary);
 	try {
+		renameSync(temporary, path);
+	} catch (error) {
+		rmSync(temporary, { force: true });
+		throw error;
+	}
+}
+
+/**
+ * Writes `value` as JSON to `path` in one rename: readers see the old file or
+ * the new one, never half of it. `mode` defaults to owner read-write, others read.
+ */
+export function writeJsonAtomically(path: string, value: unknown, mode = 0o644): void {
+	const temporary = `${path}.tmp-${process.pid}`;
+	try {
+		writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode });
 		renameSync(temporary, path);
 	} catch (error) {
 		rmSync(temporary, { force: true });

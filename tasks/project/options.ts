@@ -10,7 +10,7 @@ import { hostSystem, systems } from "./systems.ts";
 /** `--system` for tasks that build: defaults to $system (set by Nix shells), then to this host. */
 export const systemOption = {
 	type: "string",
-	doc: "Nix system to build for.",
+	doc: "Nix system of the images.",
 	choices: systems,
 	placeholder: "system",
 	env: "system",
@@ -55,3 +55,22 @@ export const synthOptions = {
 	},
 } as const;
 export type SynthOptions = OptionValues<typeof synthOptions>;
+
+/** The parts of `publish`. */
+export const PUBLISH_PARTS = ["vm"] as const;
+
+export const publishOptions = {
+	system: systemOption,
+	only: {
+		type: "string",
+		doc: "Publish only this part: vm (the disk image as an AMI).",
+		choices: PUBLISH_PARTS,
+		placeholder: "part",
+	},
+	"deprecate-days": {
+		type: "string",
+		doc: "Days after which the AMI is deprecated; default: the lifecycleMaxAgeDays setting (90).",
+		placeholder: "days",
+	},
+} as const;
+export type PublishOptions = OptionValues<typeof publishOptions>;

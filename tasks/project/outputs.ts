@@ -62,6 +62,21 @@ export function imageOutput(root: string, kind: ImageKind, system: string): Imag
 }
 
 /**
+ * What `publish` writes beside an image: its result (read by `release`, so a
+ * later CI job can run on a machine without the image) and its working state.
+ */
+export function publishOutput(root: string, kind: ImageKind, system: string) {
+	const dir = outputDir(root, kind, system);
+	return {
+		dir,
+		/** The published image: ami.json (virtual-machine) or container.json (oci-container). */
+		result: `${dir}/${kind === "virtual-machine" ? "ami.json" : "container.json"}`,
+		/** What a run needs to resume after a crash (client tokens, a verified checksum). */
+		state: `${dir}/publish-state.json`,
+	};
+}
+
+/**
  * The cloud assembly `synth` writes (cdk.json "output"), what `deploy` learns
  * beside it, and synth's own working paths next to it.
  */

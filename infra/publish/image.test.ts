@@ -1,0 +1,161 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import {
+	DescribeImagesCommand,
+	EC2Client,
+	EnableImageDeprecationCommand,
+	GetEbsEncryptionByDefaultCommand,
+	type Image,
+	RegisterImageCommand,
+} from "@aws-sdk/client-ec2";
+import { mockClient } from "aws-sdk-client-mock";
+import { AwsCalls } from "./calls.ts";
+import { PublishError } from "./errors.ts";
+import { ensureImage, registration, requireUnencryptedByDefault } from "./image.ts";
+import { DEFAULT_RETRY_POLICY, RetryBudget } from "./retry.ts";
+
+const ec2Mock = mockClient(EC2Client);
+afterEach(() => ec2Mock.reset());
+const ec2 = new EC2Client({ region: "us-east-1" });
+const calls = (dryRun = false, log: (line: string) => void = () => {}) =>
+	new AwsCalls(
+		new RetryBudget({ ...DEFAULT_RETRY_POLICY, baseDelayMs: 1, maxDelayMs: 1 }),
+		dryRun,
+		log,
+	);
+const request = (dryRun = false, log?: (line: string) => void) => ({
+	calls: calls(dryRun, log),
+	ec2,
+	name: "nixos-26.05-x86_64-linux-0123456789abcdef",
+	description: "NixOS",
+	system: "x86_64-linux" as const,
+	snapshotId: "snap-1",
+	tags: { ManagedBy: "nix-images", BuildId: "0123456789abcdef" },
+	deprecateDays: 90,
+});
+const CREATED = "2026-12-01T10:00:30.000Z";
+const available: Image = {
+	ImageId: "ami-1",
+	Name: request().name,
+	State: "available",
+	CreationDate: CREATED,
+};
+
+describe("ensureImage", () => {
+	test("registers a missing AMI for Nitro (UEFI, IMDSv2, ENA, SR-IOV, gp3, TPM on x86), tagged, then deprecates it", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand, { Filters: [{ Name: "name", Values: [request().name] }] })
+			.resolves({ Images: [] })
+			.on(DescribeImagesCommand, { ImageIds: ["ami-1"] })
+			.resolves({ Images: [available] })
+			.on(RegisterImageCommand)
+			.resolves({ ImageId: "ami-1" })
+			.on(EnableImageDeprecationCommand)
+			.resolves({ Return: true });
+		const image = await ensureImage(request());
+		expect(image).toMatchObject({
+			imageId: "ami-1",
+			existed: false,
+			deprecateAt: "2027-03-01T10:01:00.000Z",
+		});
+		const [register] = ec2Mock.commandCalls(RegisterImageCommand);
+		expect(register?.args[0].input).toEqual({
+			Name: request().name,
+			Description: "NixOS",
+			Architecture: "x86_64",
+			BootMode: "uefi",
+			EnaSupport: true,
+			SriovNetSupport: "simple",
+			ImdsSupport: "v2.0",
+			TpmSupport: "v2.0",
+			VirtualizationType: "hvm",
+			RootDeviceName: "/dev/xvda",
+			BlockDeviceMappings: [
+				{
+					DeviceName: "/dev/xvda",
+					Ebs: { SnapshotId: "snap-1", VolumeType: "gp3", DeleteOnTermination: true },
+				},
+			],
+			TagSpecifications: [
+				{
+					ResourceType: "image",
+					Tags: [
+						{ Key: "ManagedBy", Value: "nix-images" },
+						{ Key: "BuildId", Value: "0123456789abcdef" },
+					],
+				},
+			],
+		});
+		expect(ec2Mock.commandCalls(EnableImageDeprecationCommand)[0]?.args[0].input).toEqual({
+			ImageId: "ami-1",
+			DeprecateAt: new Date("2027-03-01T10:01:00.000Z"),
+		});
+	});
+	test("is idempotent on the name: an existing AMI is reused, and a deprecation already set is not set again", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves({ Images: [{ ...available, DeprecationTime: "2027-03-01T10:01:00.000Z" }] });
+		const image = await ensureImage(request());
+		expect(image).toMatchObject({ imageId: "ami-1", existed: true });
+		expect(ec2Mock.commandCalls(RegisterImageCommand)).toHaveLength(0);
+		expect(ec2Mock.commandCalls(EnableImageDeprecationCommand)).toHaveLength(0);
+	});
+	test("a lost RegisterImage answer comes back as InvalidAMIName.Duplicate, and the AMI is found by its name", async () => {
+		const duplicate = Object.assign(new Error("AMI name is already in use"), {
+			name: "InvalidAMIName.Duplicate",
+		});
+		ec2Mock
+			.on(DescribeImagesCommand, { Filters: [{ Name: "name", Values: [request().name] }] })
+			.resolvesOnce({ Images: [] })
+			.resolves({ Images: [available] })
+			.on(DescribeImagesCommand, { ImageIds: ["ami-1"] })
+			.resolves({ Images: [available] })
+			.on(RegisterImageCommand)
+			.rejects(duplicate)
+			.on(EnableImageDeprecationCommand)
+			.resolves({});
+		expect(await ensureImage(request())).toMatchObject({ imageId: "ami-1", existed: true });
+	});
+	test("a failed AMI is one sentence saying how to clear it", async () => {
+		ec2Mock.on(DescribeImagesCommand).resolves({
+			Images: [
+				{ ...available, State: "failed" as const, StateReason: { Message: "snapshot unreadable" } },
+			],
+		});
+		const error = await ensureImage(request()).catch((e) => e);
+		expect(error).toBeInstanceOf(PublishError);
+		expect(error.message).toBe(
+			"AMI ami-1 is failed (snapshot unreadable), not available; deregister it (`aws ec2 deregister-image --region us-east-1 --image-id ami-1`) and run the task again.",
+		);
+	});
+	test("under --dry-run prints RegisterImage and registers nothing", async () => {
+		ec2Mock.on(DescribeImagesCommand).resolves({ Images: [] });
+		const lines: string[] = [];
+		const image = await ensureImage(request(true, (line) => lines.push(line)));
+		expect(image.imageId).toBe("(new AMI)");
+		expect(lines[0]).toStartWith(
+			'would call RegisterImage {"Name":"nixos-26.05-x86_64-linux-0123456789abcdef"',
+		);
+		expect(ec2Mock.commandCalls(RegisterImageCommand)).toHaveLength(0);
+	});
+});
+
+describe("registration", () => {
+	test("gives arm64 for aarch64-linux, and no TPM there", () => {
+		expect(registration("aarch64-linux", "snap-1")).toMatchObject({
+			Architecture: "arm64",
+			BootMode: "uefi",
+		});
+		expect(registration("aarch64-linux", "snap-1")).not.toHaveProperty("TpmSupport");
+	});
+});
+
+describe("requireUnencryptedByDefault", () => {
+	test("refuses an account that encrypts new snapshots, saying how to fix it", async () => {
+		ec2Mock.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
+		await expect(requireUnencryptedByDefault(calls(), ec2, "us-east-1")).rejects.toThrow(
+			"EBS encryption by default is on in us-east-1",
+		);
+		ec2Mock.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: false });
+		await requireUnencryptedByDefault(calls(), ec2, "us-east-1");
+	});
+});

@@ -1,0 +1,187 @@
+/**
+ * A completed snapshot → a private AMI in the home region, registered for
+ * Nitro and Graviton (UEFI, ENA, SR-IOV, IMDSv2 only, gp3 root on /dev/xvda,
+ * NitroTPM on x86-64), tagged at registration, and deprecated after a while
+ * as the lifecycle policy expects. Public copies are the release's job.
+ */
+import {
+	DescribeImagesCommand,
+	type EC2Client,
+	EnableImageDeprecationCommand,
+	GetEbsEncryptionByDefaultCommand,
+	type Image,
+	RegisterImageCommand,
+	type RegisterImageCommandInput,
+} from "@aws-sdk/client-ec2";
+import { SYSTEM_ARCHITECTURES, type System } from "./architectures.ts";
+import type { AwsCalls } from "./calls.ts";
+import { errorCode, PublishError } from "./errors.ts";
+
+const DAY_MS = 24 * 60 * 60_000;
+
+export interface ImageRequest {
+	calls: AwsCalls;
+	ec2: EC2Client;
+	/** Unique per build: RegisterImage has no client token, and names are unique per region. */
+	name: string;
+	description: string;
+	system: System;
+	snapshotId: string;
+	tags: Record<string, string>;
+	/** Days after registration at which the AMI is deprecated. */
+	deprecateDays: number;
+}
+
+export interface RegisteredImage {
+	imageId: string;
+	name: string;
+	/** An AMI of this name already existed: nothing was registered. */
+	existed: boolean;
+	deprecateAt: string;
+	/** What RegisterImage was given (or found to have been given). */
+	registered: Omit<RegisterImageCommandInput, "TagSpecifications" | "Name" | "Description">;
+}
+
+/** Refuses, before anything is uploaded, an account whose new snapshots would be encrypted: encrypted AMIs cannot be public. */
+export async function requireUnencryptedByDefault(
+	calls: AwsCalls,
+	ec2: EC2Client,
+	region: string,
+): Promise<void> {
+	const { EbsEncryptionByDefault } = await calls.read(
+		ec2,
+		new GetEbsEncryptionByDefaultCommand({}),
+	);
+	if (EbsEncryptionByDefault) {
+		throw new PublishError(
+			`EBS encryption by default is on in ${region}, so the snapshot would be encrypted and its AMIs could not be made public; turn it off (\`aws ec2 disable-ebs-encryption-by-default --region ${region}\`), or set the publicAmis setting to false and run \`bun task deploy\`.`,
+		);
+	}
+}
+
+/** What RegisterImage is given for a system, besides the name, description and tags. */
+export function registration(system: System, snapshotId: string): RegisteredImage["registered"] {
+	const architecture = SYSTEM_ARCHITECTURES[system].ec2;
+	return {
+		Architecture: architecture,
+		BootMode: "uefi",
+		EnaSupport: true,
+		SriovNetSupport: "simple",
+		ImdsSupport: "v2.0",
+		// NitroTPM: x86-64 Nitro instances have it; it needs UEFI, which the image boots with.
+		...(architecture === "x86_64" ? { TpmSupport: "v2.0" as const } : {}),
+		VirtualizationType: "hvm",
+		RootDeviceName: "/dev/xvda",
+		BlockDeviceMappings: [
+			{
+				DeviceName: "/dev/xvda",
+				Ebs: { SnapshotId: snapshotId, VolumeType: "gp3", DeleteOnTermination: true },
+			},
+		],
+	};
+}
+
+/** The AMI of this name in the account, found by its name: the key that makes RegisterImage idempotent. */
+async function findImage(
+	calls: AwsCalls,
+	ec2: EC2Client,
+	name: string,
+): Promise<Image | undefined> {
+	const found = await calls.read(
+		ec2,
+		new DescribeImagesCommand({ Owners: ["self"], Filters: [{ Name: "name", Values: [name] }] }),
+	);
+	return found.Images?.[0];
+}
+
+/**
+ * RegisterImage unless an AMI of the same name exists. A repeat after a lost
+ * answer gets InvalidAMIName.Duplicate, and then finds the AMI by its name.
+ */
+async function registerImage(request: ImageRequest): Promise<{ image?: Image; existed: boolean }> {
+	const { calls, ec2, name } = request;
+	const existing = await findImage(calls, ec2, name);
+	if (existing) return { image: existing, existed: true };
+	try {
+		const registered = await calls.write(
+			ec2,
+			new RegisterImageCommand({
+				Name: name,
+				Description: request.description,
+				...registration(request.system, request.snapshotId),
+				TagSpecifications: [
+					{
+						ResourceType: "image",
+						Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })),
+					},
+				],
+			}),
+		);
+		if (registered === undefined) return { existed: false };
+		return { image: { ImageId: registered.ImageId, Name: name }, existed: false };
+	} catch (error) {
+		if (errorCode(error) !== "InvalidAMIName.Duplicate") throw error;
+		// Ours, registered by an attempt whose answer was lost; it may take a moment to be listed.
+		for (let delay = 500; delay <= 8000; delay *= 2) {
+			const image = await findImage(calls, ec2, name);
+			if (image) return { image, existed: true };
+			await Bun.sleep(delay);
+		}
+		throw error;
+	}
+}
+
+/** Waits until the AMI is `available`, polling with backoff. */
+async function waitAvailable(calls: AwsCalls, ec2: EC2Client, imageId: string): Promise<Image> {
+	const deadline = Date.now() + 30 * 60_000;
+	for (let delay = 250; ; delay = Math.min(delay * 2, 15_000)) {
+		const found = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
+		const image = found.Images?.[0];
+		if (image?.State === "available") return image;
+		if (image?.State !== "pending") {
+			throw new PublishError(
+				`AMI ${imageId} is ${image?.State ?? "missing"}${image?.StateReason?.Message ? ` (${image.StateReason.Message})` : ""}, not available; deregister it (\`aws ec2 deregister-image --region us-east-1 --image-id ${imageId}\`) and run the task again.`,
+			);
+		}
+		if (Date.now() > deadline) {
+			throw new PublishError(
+				`AMI ${imageId} was still pending after 30 minutes; run the task again later, it will wait for it.`,
+			);
+		}
+		await Bun.sleep(delay);
+	}
+}
+
+/**
+ * EnableImageDeprecation at the AMI's creation date plus `days`: idempotent on
+ * the image id, since the date is derived from it and setting it again changes nothing.
+ */
+async function deprecate(calls: AwsCalls, ec2: EC2Client, image: Image, days: number) {
+	const created = image.CreationDate ? Date.parse(image.CreationDate) : Date.now();
+	// Whole minutes: what EC2 stores, so the value read back compares equal.
+	const deprecateAt = new Date(Math.ceil((created + days * DAY_MS) / 60_000) * 60_000);
+	const current = image.DeprecationTime ? Date.parse(image.DeprecationTime) : undefined;
+	if (current !== deprecateAt.getTime()) {
+		await calls.write(
+			ec2,
+			new EnableImageDeprecationCommand({ ImageId: image.ImageId, DeprecateAt: deprecateAt }),
+		);
+	}
+	return deprecateAt.toISOString();
+}
+
+/** The snapshot as a registered, available, deprecation-dated private AMI of this build. */
+export async function ensureImage(request: ImageRequest): Promise<RegisteredImage> {
+	const { calls, ec2, name } = request;
+	const { image, existed } = await registerImage(request);
+	const registered = registration(request.system, request.snapshotId);
+	if (image?.ImageId === undefined) {
+		calls.log(
+			`would wait for the AMI to be available and call EnableImageDeprecation ${request.deprecateDays} days after its creation`,
+		);
+		return { imageId: "(new AMI)", name, existed, deprecateAt: "(on registration)", registered };
+	}
+	const available = calls.dryRun ? image : await waitAvailable(calls, ec2, image.ImageId);
+	const deprecateAt = await deprecate(calls, ec2, available, request.deprecateDays);
+	return { imageId: image.ImageId, name, existed, deprecateAt, registered };
+}

@@ -1,0 +1,343 @@
+/**
+ * A raw disk image → a completed EBS snapshot, through the EBS direct APIs:
+ * only blocks with data are sent, each with its SHA-256, and the snapshot is
+ * completed with the LINEAR aggregate checksum. Better than NixOS/amis'
+ * uploader (it sends zero blocks too) and coldsnap (no request timeouts:
+ * awslabs/coldsnap#437): every request has a timeout and one retry budget.
+ *
+ * A re-run finishes the job: the snapshot is found again by its BuildId and
+ * System tags; a completed one is reused, a pending one (a crash mid-upload)
+ * gets its blocks again and is completed, one in error is deleted. A failure
+ * deletes the snapshot it started before it is reported.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import {
+	CompleteSnapshotCommand,
+	type EBSClient,
+	PutSnapshotBlockCommand,
+	StartSnapshotCommand,
+} from "@aws-sdk/client-ebs";
+import {
+	DeleteSnapshotCommand,
+	DescribeSnapshotsCommand,
+	type EC2Client,
+	type Snapshot,
+} from "@aws-sdk/client-ec2";
+import { BLOCK_SIZE, BlockPool, blockCount, dataBlocks, uploadPlan } from "./blocks.ts";
+import type { AwsCalls } from "./calls.ts";
+import { errorCode, PublishError } from "./errors.ts";
+
+const GIB = 1024 ** 3;
+
+/** How long after StartSnapshot a new snapshot may still be unknown to PutSnapshotBlock (coldsnap#43). */
+const NOT_VISIBLE_YET_MS = 2 * 60_000;
+
+/** What a run remembers on this machine, so a re-run after a crash reuses its client token. */
+export interface SnapshotState {
+	clientToken?: string;
+	snapshotId?: string;
+	/** CompleteSnapshot was sent for this snapshot: a re-run waits for it instead of sending blocks. */
+	completing?: string;
+}
+
+export interface UploadProgress {
+	totalBlocks: number;
+	blocksSent: number;
+	blocksSkipped: number;
+	bytesSent: number;
+}
+
+export interface SnapshotRequest {
+	calls: AwsCalls;
+	ebs: EBSClient;
+	ec2: EC2Client;
+	imagePath: string;
+	sizeBytes: number;
+	/** Identifies the build: the ClientToken is derived from it. */
+	buildId: string;
+	description: string;
+	/** Set at StartSnapshot, so the snapshot is never untagged; must include BuildId and System. */
+	tags: Record<string, string>;
+	state: SnapshotState;
+	/** Persists the state (atomically) before and after StartSnapshot. */
+	saveState: (state: SnapshotState) => void;
+	/** Minutes after which AWS sets a snapshot that was never completed to `error`. */
+	timeoutMinutes?: number;
+	/** Blocks in flight at once. */
+	concurrency?: number;
+	onProgress?: (progress: UploadProgress) => void;
+	now?: () => number;
+}
+
+export interface SnapshotResult {
+	snapshotId: string;
+	/** A completed snapshot of this build already existed: nothing was sent. */
+	reused: boolean;
+	progress: UploadProgress;
+}
+
+type Status = "pending" | "completed" | "error" | "recoverable" | "recovering";
+
+/** Replaces what this machine remembers of the run (request.state) and persists it. */
+function remember(request: SnapshotRequest, next: SnapshotState): void {
+	for (const key of Object.keys(request.state) as (keyof SnapshotState)[])
+		delete request.state[key];
+	Object.assign(request.state, next);
+	request.saveState({ ...request.state });
+}
+
+/**
+ * The snapshots of this build, found by its BuildId and System tags (and the
+ * id a previous run on this machine recorded): the key that makes re-runs safe.
+ */
+async function findSnapshots(request: SnapshotRequest): Promise<Snapshot[]> {
+	const { calls, ec2, tags, state } = request;
+	const found = await calls.read(
+		ec2,
+		new DescribeSnapshotsCommand({
+			OwnerIds: ["self"],
+			Filters: [
+				{ Name: "tag:BuildId", Values: [tags.BuildId ?? ""] },
+				{ Name: "tag:System", Values: [tags.System ?? ""] },
+			],
+		}),
+	);
+	const snapshots = found.Snapshots ?? [];
+	// Just after StartSnapshot a snapshot may not be listed yet; the recorded id finds it.
+	if (state.snapshotId && !snapshots.some((s) => s.SnapshotId === state.snapshotId)) {
+		const byId = await calls
+			.read(ec2, new DescribeSnapshotsCommand({ SnapshotIds: [state.snapshotId] }))
+			.catch((error) => {
+				if (errorCode(error) === "InvalidSnapshot.NotFound") return { Snapshots: [] };
+				throw error;
+			});
+		snapshots.push(...(byId.Snapshots ?? []));
+	}
+	return snapshots;
+}
+
+/** Deletes a snapshot; idempotent on its id (one already gone is fine). */
+export async function deleteSnapshot(calls: AwsCalls, ec2: EC2Client, snapshotId: string) {
+	await calls.write(ec2, new DeleteSnapshotCommand({ SnapshotId: snapshotId })).catch((error) => {
+		if (errorCode(error) !== "InvalidSnapshot.NotFound") throw error;
+	});
+}
+
+/**
+ * StartSnapshot, idempotent on its ClientToken: derived from the build id, and
+ * fresh for every new snapshot (a token whose snapshot was deleted is never
+ * used again), saved before the call so a re-run after a lost answer reuses it.
+ */
+async function startSnapshot(request: SnapshotRequest): Promise<{ id: string; startedAt: number }> {
+	const { calls, ebs, sizeBytes, tags, description, state } = request;
+	const clientToken =
+		state.clientToken ?? `${request.buildId.slice(0, 40)}-${randomBytes(8).toString("hex")}`;
+	remember(request, { clientToken });
+	const started = await calls.write(
+		ebs,
+		new StartSnapshotCommand({
+			VolumeSize: Math.max(1, Math.ceil(sizeBytes / GIB)),
+			Timeout: request.timeoutMinutes ?? 60,
+			ClientToken: clientToken,
+			Description: description,
+			Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+		}),
+	);
+	if (started === undefined) return { id: "(new snapshot)", startedAt: Date.now() };
+	if (!started.SnapshotId || started.BlockSize !== BLOCK_SIZE) {
+		throw new PublishError(
+			`StartSnapshot answered without a snapshot id or with a block size other than ${BLOCK_SIZE} (${started.BlockSize}); run the task again.`,
+		);
+	}
+	if (started.Status === "error") {
+		// The token belongs to a snapshot that failed: forget it, so the next run starts afresh.
+		remember(request, {});
+		throw new PublishError(
+			`Snapshot ${started.SnapshotId} of this build ended in error; run the task again to start a new one.`,
+		);
+	}
+	remember(request, { clientToken, snapshotId: started.SnapshotId });
+	return { id: started.SnapshotId, startedAt: (started.StartTime ?? new Date()).getTime() };
+}
+
+/**
+ * PutSnapshotBlock for every block with data, idempotent on the block index
+ * (putting a block again overwrites it with the same bytes), `concurrency` at a time.
+ * Returns the SHA-256 of each block sent, by index, for the aggregate checksum.
+ */
+async function putBlocks(
+	request: SnapshotRequest,
+	snapshotId: string,
+	startedAt: number,
+	progress: UploadProgress,
+): Promise<Map<number, Buffer>> {
+	const { calls, ebs, imagePath, onProgress } = request;
+	const now = request.now ?? Date.now;
+	const digests = new Map<number, Buffer>();
+	const inFlight = new Set<Promise<void>>();
+	// One buffer more than the requests in flight: the next block is read while they run.
+	const pool = new BlockPool((request.concurrency ?? 32) + 1);
+	let failure: unknown;
+	const notVisibleYet = (error: unknown) =>
+		errorCode(error) === "ResourceNotFoundException" && now() - startedAt < NOT_VISIBLE_YET_MS;
+
+	const skip = () => {
+		progress.blocksSkipped++;
+		onProgress?.(progress);
+	};
+	for await (const { index, data } of dataBlocks(imagePath, skip, pool)) {
+		if (failure !== undefined) {
+			pool.give(data);
+			break;
+		}
+		const digest = createHash("sha256").update(data).digest();
+		digests.set(index, digest);
+		const put = calls
+			.read(
+				ebs,
+				new PutSnapshotBlockCommand({
+					SnapshotId: snapshotId,
+					BlockIndex: index,
+					BlockData: data,
+					DataLength: BLOCK_SIZE,
+					Checksum: digest.toString("base64"),
+					ChecksumAlgorithm: "SHA256",
+				}),
+				{ alsoRetry: notVisibleYet },
+			)
+			.then(() => {
+				progress.blocksSent++;
+				progress.bytesSent += BLOCK_SIZE;
+				onProgress?.(progress);
+			})
+			.catch((error) => {
+				failure ??= error;
+			})
+			.finally(() => {
+				pool.give(data);
+				inFlight.delete(put);
+			});
+		inFlight.add(put);
+	}
+	await Promise.all(inFlight);
+	if (failure !== undefined) throw failure;
+	return digests;
+}
+
+/**
+ * CompleteSnapshot with the count of blocks sent and the LINEAR aggregate
+ * checksum (SHA-256 over the blocks' SHA-256s in index order), idempotent on
+ * the snapshot id: a repeat after a lost answer finds it pending or completed.
+ */
+async function completeSnapshot(
+	request: SnapshotRequest,
+	snapshotId: string,
+	digests: Map<number, Buffer>,
+): Promise<void> {
+	const { calls, ebs } = request;
+	const aggregate = createHash("sha256");
+	for (const index of [...digests.keys()].sort((a, b) => a - b)) {
+		aggregate.update(digests.get(index) as Buffer);
+	}
+	remember(request, { ...request.state, completing: snapshotId });
+	const command = new CompleteSnapshotCommand({
+		SnapshotId: snapshotId,
+		ChangedBlocksCount: digests.size,
+		Checksum: aggregate.digest("base64"),
+		ChecksumAlgorithm: "SHA256",
+		ChecksumAggregationMethod: "LINEAR",
+	});
+	try {
+		await calls.write(ebs, command);
+	} catch (error) {
+		// An earlier attempt may have completed it and lost the answer.
+		if (errorCode(error) !== "ValidationException" || calls.dryRun) throw error;
+		const status = await snapshotStatus(request, snapshotId);
+		if (status !== "pending" && status !== "completed") throw error;
+	}
+}
+
+async function snapshotStatus(
+	request: SnapshotRequest,
+	snapshotId: string,
+): Promise<Status | undefined> {
+	const found = await request.calls.read(
+		request.ec2,
+		new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }),
+	);
+	return found.Snapshots?.[0]?.State as Status | undefined;
+}
+
+/** Waits until the snapshot is `completed` (AWS checks the blocks and the checksum), polling with backoff. */
+async function waitCompleted(request: SnapshotRequest, snapshotId: string): Promise<void> {
+	const deadline = Date.now() + 60 * 60_000;
+	for (let delay = 250; ; delay = Math.min(delay * 2, 15_000)) {
+		const status = await snapshotStatus(request, snapshotId);
+		if (status === "completed") return;
+		if (status !== "pending") {
+			throw new PublishError(
+				`Snapshot ${snapshotId} ended ${status ?? "missing"} instead of completed (AWS rejected its blocks or checksum); run the task again to upload it anew.`,
+			);
+		}
+		if (Date.now() > deadline) {
+			throw new PublishError(
+				`Snapshot ${snapshotId} was still pending after an hour; run the task again later, it will wait for it.`,
+			);
+		}
+		await Bun.sleep(delay);
+	}
+}
+
+/** The image as a completed snapshot of this build: reused, resumed or uploaded. */
+export async function ensureSnapshot(request: SnapshotRequest): Promise<SnapshotResult> {
+	const { calls, ec2, imagePath, sizeBytes } = request;
+	const progress: UploadProgress = {
+		totalBlocks: blockCount(sizeBytes),
+		blocksSent: 0,
+		blocksSkipped: 0,
+		bytesSent: 0,
+	};
+	const snapshots = await findSnapshots(request);
+	const completed = snapshots.find((s) => s.State === "completed");
+	if (completed?.SnapshotId) {
+		remember(request, {});
+		return { snapshotId: completed.SnapshotId, reused: true, progress };
+	}
+	for (const failed of snapshots.filter((s) => s.State === "error")) {
+		if (failed.SnapshotId) await deleteSnapshot(calls, ec2, failed.SnapshotId);
+	}
+	const pending = snapshots.find((s) => s.State === "pending");
+
+	if (calls.dryRun) {
+		const plan = await uploadPlan(imagePath);
+		if (pending?.SnapshotId) calls.log(`would resume pending snapshot ${pending.SnapshotId}`);
+		else await startSnapshot(request);
+		const snapshotId = pending?.SnapshotId ?? "(new snapshot)";
+		calls.log(
+			`would call PutSnapshotBlock for the ${plan.data} blocks with data (${((plan.data * BLOCK_SIZE) / 1024 ** 2).toFixed(1)} MiB) and skip the ${plan.zero} zero blocks, of ${progress.totalBlocks}`,
+		);
+		calls.log(
+			`would call CompleteSnapshot ${JSON.stringify({ SnapshotId: snapshotId, ChangedBlocksCount: plan.data, ChecksumAlgorithm: "SHA256", ChecksumAggregationMethod: "LINEAR" })}`,
+		);
+		return { snapshotId, reused: false, progress };
+	}
+
+	const { id, startedAt } = pending?.SnapshotId
+		? { id: pending.SnapshotId, startedAt: (pending.StartTime ?? new Date()).getTime() }
+		: await startSnapshot(request);
+	try {
+		// Completed by a run that crashed before the answer: EBS takes no more blocks; wait for it.
+		if (request.state.completing !== id) {
+			const digests = await putBlocks(request, id, startedAt, progress);
+			await completeSnapshot(request, id, digests);
+		}
+		await waitCompleted(request, id);
+	} catch (error) {
+		// Nothing half-made stays behind: the next run starts a new snapshot with a new token.
+		await deleteSnapshot(calls, ec2, id).catch(() => {});
+		remember(request, {});
+		throw error;
+	}
+	remember(request, {});
+	return { snapshotId: id, reused: false, progress };
+}

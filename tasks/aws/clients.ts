@@ -1,0 +1,55 @@
+/**
+ * The AWS SDK clients tasks hand to infra/publish. The SDK's own retries are
+ * off (maxAttempts 1): infra/publish/retry.ts holds the one retry budget, with
+ * a timeout on every attempt, so retries never stack. Credentials come from
+ * the SDK's default chain (AWS_PROFILE works), and its endpoint settings
+ * (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>) still apply.
+ */
+import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
+import { EBSClient } from "@aws-sdk/client-ebs";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { HOME_REGION } from "../../infra/home-region.ts";
+
+/** Sockets kept open per client: the block upload runs this many requests at once. */
+export const MAX_SOCKETS = 32;
+
+/** What every client gets: the region, no SDK retries, and socket timeouts. */
+export function clientSettings(region: string) {
+	return {
+		region,
+		maxAttempts: 1,
+		requestHandler: new NodeHttpHandler({
+			connectionTimeout: 5_000,
+			// Idle socket: a hung answer fails here at the latest; the attempt timeout of retry.ts comes first.
+			requestTimeout: 30_000,
+			httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+			httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+		}),
+	};
+}
+
+export interface PublishClients {
+	region: string;
+	cloudFormation: CloudFormationClient;
+	ebs: EBSClient;
+	ec2: EC2Client;
+}
+
+export function publishClients(region = HOME_REGION): PublishClients {
+	return {
+		region,
+		cloudFormation: new CloudFormationClient(clientSettings(region)),
+		ebs: new EBSClient(clientSettings(region)),
+		ec2: new EC2Client(clientSettings(region)),
+	};
+}
+
+/** Closes the clients' sockets, so the process can exit. */
+export function closeClients(clients: object): void {
+	for (const client of Object.values(clients)) {
+		if (client && typeof client === "object" && "destroy" in client) {
+			(client as { destroy: () => void }).destroy();
+		}
+	}
+}

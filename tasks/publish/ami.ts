@@ -1,0 +1,169 @@
+/**
+ * The AMI part of `publish`: this system's disk image → an EBS snapshot → a
+ * private AMI in the home region, with ami.json written beside the image, last.
+ */
+import { existsSync } from "node:fs";
+import { relative } from "node:path";
+import type { System } from "../../infra/publish/architectures.ts";
+import { BLOCK_SIZE } from "../../infra/publish/blocks.ts";
+import type { AwsCalls } from "../../infra/publish/calls.ts";
+import { ensureImage, requireUnencryptedByDefault } from "../../infra/publish/image.ts";
+import {
+	ensureSnapshot,
+	type SnapshotState,
+	type UploadProgress,
+} from "../../infra/publish/snapshot.ts";
+import type { StackOutputs } from "../../infra/publish/stack.ts";
+import { MANAGED_BY } from "../../infra/tags.ts";
+import type { PublishClients } from "../aws/clients.ts";
+import { readJson, writeJsonAtomically } from "../project/files.ts";
+import { publishOutput } from "../project/outputs.ts";
+import { readVmImage, type Verified } from "../project/vm-image.ts";
+import { UsageError } from "../runner/errors.ts";
+import { createProgress, formatBytes, formatSeconds } from "../runner/progress.ts";
+import type { TaskContext } from "../runner/task.ts";
+
+interface PublishState {
+	verified?: Verified;
+	snapshot?: SnapshotState;
+}
+
+/** The build id: the start of the image's SHA-256, so the same image always has the same one. */
+export function buildIdOf(sha256: string): string {
+	return sha256.slice(0, 16);
+}
+
+/** What ami.json records: enough for `release` to work on a machine without the image. */
+export interface AmiRecord {
+	buildId: string;
+	system: string;
+	label: string;
+	sha256: string;
+	region: string;
+	imageId: string;
+	imageName: string;
+	snapshotId: string;
+	deprecateAt: string;
+	registered: object;
+}
+
+function deprecateDays(given: string | undefined, fallback: number): number {
+	if (given === undefined) return fallback;
+	if (!/^\d+$/.test(given) || Number(given) < 1 || Number(given) > 36500) {
+		throw new UsageError(
+			`--deprecate-days must be a whole number of days from 1 to 36500, not "${given}".`,
+		);
+	}
+	return Number(given);
+}
+
+function describeUpload(progress: UploadProgress, startedMs: number): string {
+	const done = progress.blocksSent + progress.blocksSkipped;
+	const seconds = (Date.now() - startedMs) / 1000;
+	const rate = progress.bytesSent / Math.max(seconds, 0.001);
+	const eta = done > 0 ? (seconds / done) * (progress.totalBlocks - done) : Number.NaN;
+	return `${progress.blocksSent} blocks sent, ${progress.blocksSkipped} skipped (zeros), of ${progress.totalBlocks} (${Math.floor((100 * done) / progress.totalBlocks)}%), ${(rate / 1e6).toFixed(1)} MB/s${Number.isNaN(eta) ? "" : `, ETA ${formatSeconds(eta)}`}`;
+}
+
+export async function publishAmi(
+	context: TaskContext<{ system: string; "deprecate-days": string | undefined }>,
+	clients: PublishClients,
+	calls: AwsCalls,
+	stack: StackOutputs,
+	lifecycleMaxAgeDays: number,
+): Promise<AmiRecord | undefined> {
+	const { options, root, dryRun, log, lock } = context;
+	const system = options.system as System;
+	const days = deprecateDays(options["deprecate-days"], lifecycleMaxAgeDays);
+	const output = publishOutput(root, "virtual-machine", system);
+	lock(output.dir);
+	const state: PublishState = existsSync(output.state)
+		? (readJson(output.state) as PublishState)
+		: {};
+	const save = (next: PublishState) => {
+		Object.assign(state, next);
+		if (!dryRun) writeJsonAtomically(output.state, state, 0o600);
+	};
+
+	const hashing = createProgress({ prefix: `${context.task}: ` });
+	const { image, verified } = readVmImage(root, system, state.verified, (bytes, total) =>
+		hashing.update(`verifying nixos.img: ${formatBytes(bytes)} of ${formatBytes(total)} hashed`),
+	);
+	hashing.done();
+	save({ verified });
+
+	if (stack.PublicAmis === "true")
+		await requireUnencryptedByDefault(calls, clients.ec2, clients.region);
+
+	const buildId = buildIdOf(image.sha256);
+	const name = `nixos-${image.label}-${system}-${buildId}`;
+	const tags = {
+		Name: name,
+		[MANAGED_BY.key]: MANAGED_BY.value,
+		BuildId: buildId,
+		System: system,
+		// Image Builder's managed policies act only on resources with this tag (distribution, lifecycle).
+		CreatedBy: "EC2 Image Builder",
+		[stack.LifecycleTagKey]: stack.LifecycleTagValue,
+	};
+	log(
+		`build ${buildId}: ${relative(root, `${output.dir}/nixos.img`)}, ${formatBytes(image.sizeBytes)}, NixOS ${image.label}.`,
+	);
+
+	const upload = createProgress({ prefix: `${context.task}: ` });
+	const started = Date.now();
+	const snapshot = await ensureSnapshot({
+		calls,
+		ebs: clients.ebs,
+		ec2: clients.ec2,
+		imagePath: image.path,
+		sizeBytes: image.sizeBytes,
+		buildId,
+		description: `NixOS ${image.label} ${system}, nix-images build ${buildId}`,
+		tags,
+		state: state.snapshot ?? {},
+		saveState: (snapshotState) => save({ snapshot: snapshotState }),
+		onProgress: (progress) => upload.update(describeUpload(progress, started)),
+	});
+	upload.done();
+	const seconds = (Date.now() - started) / 1000;
+	if (snapshot.reused) {
+		log(`snapshot ${snapshot.snapshotId} of this build is already complete: nothing sent.`);
+	} else if (!dryRun) {
+		const { bytesSent, blocksSkipped } = snapshot.progress;
+		log(
+			`snapshot ${snapshot.snapshotId}: sent ${formatBytes(bytesSent)} of the image's ${formatBytes(image.sizeBytes)} (${((100 * bytesSent) / image.sizeBytes).toFixed(0)}%; ${blocksSkipped} zero blocks of ${formatBytes(BLOCK_SIZE)} skipped) in ${formatSeconds(seconds)} (${(bytesSent / Math.max(seconds, 0.001) / 1e6).toFixed(1)} MB/s).`,
+		);
+	}
+
+	const ami = await ensureImage({
+		calls,
+		ec2: clients.ec2,
+		name,
+		description: `NixOS ${image.label} for Amazon EC2 (${system}), built by nix-images`,
+		system,
+		snapshotId: snapshot.snapshotId,
+		tags,
+		deprecateDays: days,
+	});
+	if (dryRun) return undefined;
+	log(
+		`AMI ${ami.imageId} (${name}) ${ami.existed ? "was already registered" : "registered"}, private, deprecated from ${ami.deprecateAt}.`,
+	);
+
+	const record: AmiRecord = {
+		buildId,
+		system,
+		label: image.label,
+		sha256: image.sha256,
+		region: clients.region,
+		imageId: ami.imageId,
+		imageName: name,
+		snapshotId: snapshot.snapshotId,
+		deprecateAt: ami.deprecateAt,
+		registered: ami.registered,
+	};
+	writeJsonAtomically(output.result, record);
+	log(`wrote ${relative(root, output.result)}.`);
+	return record;
+}

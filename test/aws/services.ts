@@ -1,0 +1,356 @@
+/**
+ * The stand-in's EBS direct, EC2 and CloudFormation: the calls publishing
+ * makes, with the checks AWS does that matter here (checksums, block counts,
+ * unique AMI names, states that move from pending to done over a few polls).
+ */
+import { createHash } from "node:crypto";
+import { AwsError, type Service, type StandInRequest, xmlEscape } from "./stand-in.ts";
+import {
+	ACCOUNT,
+	BLOCK_SIZE,
+	type ImageRecord,
+	linearChecksum,
+	type SnapshotRecord,
+	type World,
+} from "./world.ts";
+
+const EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+function ec2Reply(action: string, inner: string) {
+	return {
+		body: `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${EC2_NAMESPACE}"><requestId>stand-in</requestId>${inner}</${action}Response>`,
+	};
+}
+
+function queryReply(action: string, inner: string) {
+	return {
+		body: `<${action}Response xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><${action}Result>${inner}</${action}Result><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></${action}Response>`,
+	};
+}
+
+/** `Prefix.1`, `Prefix.2`, … of a query request. */
+function listParam(params: URLSearchParams, prefix: string): string[] {
+	const values: string[] = [];
+	for (let i = 1; params.has(`${prefix}.${i}`); i++)
+		values.push(params.get(`${prefix}.${i}`) ?? "");
+	return values;
+}
+
+/** `Filter.N.Name` / `Filter.N.Value.M` as name → values. */
+function filters(params: URLSearchParams): Map<string, string[]> {
+	const result = new Map<string, string[]>();
+	for (let i = 1; params.has(`Filter.${i}.Name`); i++) {
+		result.set(params.get(`Filter.${i}.Name`) ?? "", listParam(params, `Filter.${i}.Value`));
+	}
+	return result;
+}
+
+function tagSet(tags: Record<string, string>): string {
+	return `<tagSet>${Object.entries(tags)
+		.map(
+			([key, value]) =>
+				`<item><key>${xmlEscape(key)}</key><value>${xmlEscape(value)}</value></item>`,
+		)
+		.join("")}</tagSet>`;
+}
+
+function matchesTags(tags: Record<string, string>, wanted: Map<string, string[]>): boolean {
+	for (const [name, values] of wanted) {
+		if (name.startsWith("tag:") && !values.includes(tags[name.slice(4)] ?? "\0")) return false;
+	}
+	return true;
+}
+
+function header(request: StandInRequest, name: string): string {
+	const value = request.headers[name.toLowerCase()];
+	return Array.isArray(value) ? (value[0] ?? "") : (value ?? "");
+}
+
+function snapshotFor(world: World, id: string): SnapshotRecord {
+	const snapshot = world.snapshots.get(id);
+	if (snapshot === undefined) {
+		throw new AwsError("ResourceNotFoundException", `The snapshot '${id}' does not exist.`, 404);
+	}
+	return snapshot;
+}
+
+export function ebsService(world: World): Service {
+	return {
+		protocol: "rest-json",
+		operation: ({ method, path }) => {
+			if (method === "POST" && path === "/snapshots") return "StartSnapshot";
+			if (method === "PUT" && /^\/snapshots\/[^/]+\/blocks\/\d+$/.test(path))
+				return "PutSnapshotBlock";
+			if (method === "POST" && path.startsWith("/snapshots/completion/")) return "CompleteSnapshot";
+			return `${method} ${path}`;
+		},
+		handlers: {
+			StartSnapshot: (request) => {
+				const input = JSON.parse(request.body.toString()) as {
+					VolumeSize: number;
+					ClientToken?: string;
+					Description?: string;
+					Timeout?: number;
+					Tags?: { Key: string; Value: string }[];
+				};
+				const tags = Object.fromEntries((input.Tags ?? []).map((t) => [t.Key, t.Value]));
+				const known = [...world.snapshots.values(), ...world.deletedSnapshots].find(
+					(s) => input.ClientToken !== undefined && s.clientToken === input.ClientToken,
+				);
+				let snapshot = known;
+				if (
+					known &&
+					(known.volumeSize !== input.VolumeSize ||
+						JSON.stringify(known.tags) !== JSON.stringify(tags))
+				) {
+					throw new AwsError(
+						"ConflictException",
+						"The client token was used with other parameters.",
+						409,
+					);
+				}
+				if (snapshot === undefined) {
+					snapshot = {
+						id: world.nextId("snap"),
+						clientToken: input.ClientToken,
+						volumeSize: input.VolumeSize,
+						description: input.Description ?? "",
+						tags,
+						state: "pending",
+						startTime: new Date(),
+						blocks: new Map(),
+					};
+					world.snapshots.set(snapshot.id, snapshot);
+				}
+				return {
+					status: 201,
+					body: {
+						SnapshotId: snapshot.id,
+						OwnerId: ACCOUNT,
+						Status: snapshot.state,
+						StartTime: snapshot.startTime.getTime() / 1000,
+						VolumeSize: snapshot.volumeSize,
+						BlockSize: BLOCK_SIZE,
+						Description: snapshot.description,
+						Tags: Object.entries(snapshot.tags).map(([Key, Value]) => ({ Key, Value })),
+					},
+				};
+			},
+			PutSnapshotBlock: (request) => {
+				const [, , id = "", , index = "0"] = request.path.split("/");
+				const snapshot = snapshotFor(world, id);
+				// Once CompleteSnapshot was called, EBS takes no more blocks, although the snapshot is still pending.
+				if (snapshot.state !== "pending" || snapshot.pollsUntilCompleted !== undefined) {
+					throw new AwsError("ValidationException", `The snapshot '${id}' is not pending.`);
+				}
+				const length = Number(header(request, "x-amz-Data-Length"));
+				const checksum = header(request, "x-amz-Checksum");
+				const blockIndex = Number(index);
+				if (length !== BLOCK_SIZE || request.body.length !== BLOCK_SIZE) {
+					throw new AwsError("ValidationException", `DataLength must be ${BLOCK_SIZE}.`);
+				}
+				if (header(request, "x-amz-Checksum-Algorithm") !== "SHA256") {
+					throw new AwsError("ValidationException", "ChecksumAlgorithm must be SHA256.");
+				}
+				const digest = createHash("sha256").update(request.body).digest();
+				if (digest.toString("base64") !== checksum) {
+					throw new AwsError("ValidationException", "The checksum does not match the data.");
+				}
+				if (blockIndex >= (snapshot.volumeSize * 1024 ** 3) / BLOCK_SIZE) {
+					throw new AwsError("ValidationException", "The block index is beyond the volume.");
+				}
+				snapshot.blocks.set(blockIndex, world.keepBlocks ? Buffer.from(request.body) : digest);
+				return {
+					status: 201,
+					headers: { "x-amz-Checksum": checksum, "x-amz-Checksum-Algorithm": "SHA256" },
+				};
+			},
+			CompleteSnapshot: (request) => {
+				const id = request.path.split("/").pop() ?? "";
+				const snapshot = snapshotFor(world, id);
+				if (snapshot.state !== "pending" || snapshot.pollsUntilCompleted !== undefined) {
+					throw new AwsError("ValidationException", `The snapshot '${id}' is not pending.`);
+				}
+				if (Number(header(request, "x-amz-ChangedBlocksCount")) !== snapshot.blocks.size) {
+					throw new AwsError(
+						"ValidationException",
+						"ChangedBlocksCount does not match the blocks written.",
+					);
+				}
+				if (
+					header(request, "x-amz-Checksum-Aggregation-Method") !== "LINEAR" ||
+					header(request, "x-amz-Checksum") !== linearChecksum(snapshot.blocks, world.keepBlocks)
+				) {
+					throw new AwsError(
+						"ValidationException",
+						"The aggregate checksum does not match the blocks.",
+					);
+				}
+				snapshot.pollsUntilCompleted = 1;
+				return { status: 202, body: { Status: "pending" } };
+			},
+		},
+	};
+}
+
+function describeSnapshot(snapshot: SnapshotRecord): string {
+	// CompleteSnapshot done: pending for a poll or so, then completed.
+	if (snapshot.state === "pending" && snapshot.pollsUntilCompleted !== undefined) {
+		if (snapshot.pollsUntilCompleted-- <= 0) snapshot.state = "completed";
+	}
+	const state = snapshot.state;
+	return `<item><snapshotId>${snapshot.id}</snapshotId><volumeId>vol-ffffffff</volumeId><status>${state}</status><startTime>${snapshot.startTime.toISOString()}</startTime><progress>${state === "completed" ? "100%" : "0%"}</progress><ownerId>${ACCOUNT}</ownerId><volumeSize>${snapshot.volumeSize}</volumeSize><description>${xmlEscape(snapshot.description)}</description><encrypted>false</encrypted>${tagSet(snapshot.tags)}</item>`;
+}
+
+function describeImage(image: ImageRecord): string {
+	if (image.state === "pending" && image.pollsUntilAvailable-- <= 0) image.state = "available";
+	const devices = image.blockDevices
+		.map(
+			(d) =>
+				`<item><deviceName>${d.deviceName}</deviceName><ebs><snapshotId>${d.snapshotId ?? ""}</snapshotId><volumeType>${d.volumeType ?? ""}</volumeType><deleteOnTermination>${d.deleteOnTermination ?? false}</deleteOnTermination></ebs></item>`,
+		)
+		.join("");
+	return `<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name><imageState>${image.state}</imageState><creationDate>${image.creationDate}</creationDate>${image.deprecationTime ? `<deprecationTime>${image.deprecationTime}</deprecationTime>` : ""}<architecture>${image.architecture}</architecture>${image.bootMode ? `<bootMode>${image.bootMode}</bootMode>` : ""}${image.tpmSupport ? `<tpmSupport>${image.tpmSupport}</tpmSupport>` : ""}${image.imdsSupport ? `<imdsSupport>${image.imdsSupport}</imdsSupport>` : ""}<enaSupport>${image.enaSupport ?? false}</enaSupport><isPublic>${image.public}</isPublic><imageOwnerId>${ACCOUNT}</imageOwnerId><rootDeviceName>${image.rootDeviceName}</rootDeviceName><blockDeviceMapping>${devices}</blockDeviceMapping>${tagSet(image.tags)}</item>`;
+}
+
+export function ec2Service(world: World): Service {
+	return {
+		protocol: "ec2",
+		operation: ({ params }) => params.get("Action") ?? "",
+		handlers: {
+			GetEbsEncryptionByDefault: () =>
+				ec2Reply(
+					"GetEbsEncryptionByDefault",
+					`<ebsEncryptionByDefault>${world.ebsEncryptionByDefault}</ebsEncryptionByDefault>`,
+				),
+			DescribeSnapshots: ({ params }) => {
+				const ids = listParam(params, "SnapshotId");
+				for (const id of ids) {
+					if (!world.snapshots.has(id)) {
+						throw new AwsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
+					}
+				}
+				const wanted = filters(params);
+				const found = [...world.snapshots.values()].filter(
+					(s) => (ids.length === 0 || ids.includes(s.id)) && matchesTags(s.tags, wanted),
+				);
+				return ec2Reply(
+					"DescribeSnapshots",
+					`<snapshotSet>${found.map(describeSnapshot).join("")}</snapshotSet>`,
+				);
+			},
+			DeleteSnapshot: ({ params }) => {
+				const id = params.get("SnapshotId") ?? "";
+				const snapshot = world.snapshots.get(id);
+				if (snapshot === undefined) {
+					throw new AwsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
+				}
+				const image = [...world.images.values()].find((i) =>
+					i.blockDevices.some((d) => d.snapshotId === id),
+				);
+				if (image)
+					throw new AwsError(
+						"InvalidSnapshot.InUse",
+						`The snapshot ${id} is in use by ${image.id}.`,
+					);
+				world.snapshots.delete(id);
+				world.deletedSnapshots.push(snapshot);
+				return ec2Reply("DeleteSnapshot", "<return>true</return>");
+			},
+			RegisterImage: ({ params }) => {
+				const name = params.get("Name") ?? "";
+				if ([...world.images.values()].some((i) => i.name === name)) {
+					throw new AwsError(
+						"InvalidAMIName.Duplicate",
+						`AMI name ${name} is already in use by AMI.`,
+					);
+				}
+				const snapshotId = params.get("BlockDeviceMapping.1.Ebs.SnapshotId") ?? "";
+				const snapshot = world.snapshots.get(snapshotId);
+				if (snapshot?.state !== "completed") {
+					throw new AwsError("IncorrectState", `Snapshot ${snapshotId} is not completed.`);
+				}
+				const tags: Record<string, string> = {};
+				for (let i = 1; params.has(`TagSpecification.1.Tag.${i}.Key`); i++) {
+					tags[params.get(`TagSpecification.1.Tag.${i}.Key`) ?? ""] =
+						params.get(`TagSpecification.1.Tag.${i}.Value`) ?? "";
+				}
+				const image: ImageRecord = {
+					id: world.nextId("ami"),
+					name,
+					description: params.get("Description") ?? undefined,
+					state: "pending",
+					creationDate: new Date().toISOString(),
+					architecture: params.get("Architecture") ?? "x86_64",
+					bootMode: params.get("BootMode") ?? undefined,
+					tpmSupport: params.get("TpmSupport") ?? undefined,
+					imdsSupport: params.get("ImdsSupport") ?? undefined,
+					enaSupport: params.get("EnaSupport") === "true",
+					sriovNetSupport: params.get("SriovNetSupport") ?? undefined,
+					rootDeviceName: params.get("RootDeviceName") ?? "",
+					blockDevices: [
+						{
+							deviceName: params.get("BlockDeviceMapping.1.DeviceName") ?? "",
+							snapshotId,
+							volumeType: params.get("BlockDeviceMapping.1.Ebs.VolumeType") ?? undefined,
+							deleteOnTermination:
+								params.get("BlockDeviceMapping.1.Ebs.DeleteOnTermination") === "true",
+						},
+					],
+					tags,
+					pollsUntilAvailable: 1,
+					region: "us-east-1",
+					public: false,
+				};
+				world.images.set(image.id, image);
+				return ec2Reply("RegisterImage", `<imageId>${image.id}</imageId>`);
+			},
+			DescribeImages: ({ params }) => {
+				const ids = listParam(params, "ImageId");
+				const wanted = filters(params);
+				const found = [...world.images.values()].filter(
+					(i) =>
+						(ids.length === 0 || ids.includes(i.id)) &&
+						(!wanted.has("name") || wanted.get("name")?.includes(i.name)) &&
+						matchesTags(i.tags, wanted),
+				);
+				return ec2Reply(
+					"DescribeImages",
+					`<imagesSet>${found.map(describeImage).join("")}</imagesSet>`,
+				);
+			},
+			EnableImageDeprecation: ({ params }) => {
+				const image = world.images.get(params.get("ImageId") ?? "");
+				if (image === undefined)
+					throw new AwsError("InvalidAMIID.NotFound", "The image does not exist.");
+				image.deprecationTime = new Date(params.get("DeprecateAt") ?? "").toISOString();
+				return ec2Reply("EnableImageDeprecation", "<return>true</return>");
+			},
+		},
+	};
+}
+
+export function cloudFormationService(world: World): Service {
+	return {
+		protocol: "query",
+		operation: ({ params }) => params.get("Action") ?? "",
+		handlers: {
+			DescribeStacks: ({ params }) => {
+				const name = params.get("StackName") ?? "";
+				const stack = world.stacks.get(name);
+				if (stack === undefined)
+					throw new AwsError("ValidationError", `Stack with id ${name} does not exist`);
+				const outputs = Object.entries(stack.outputs)
+					.map(
+						([key, value]) =>
+							`<member><OutputKey>${key}</OutputKey><OutputValue>${xmlEscape(value)}</OutputValue></member>`,
+					)
+					.join("");
+				return queryReply(
+					"DescribeStacks",
+					`<Stacks><member><StackName>${name}</StackName><StackId>arn:aws:cloudformation:us-east-1:${ACCOUNT}:stack/${name}/1</StackId><CreationTime>2026-11-01T00:00:00Z</CreationTime><StackStatus>${stack.status}</StackStatus><Outputs>${outputs}</Outputs></member></Stacks>`,
+				);
+			},
+		},
+	};
+}

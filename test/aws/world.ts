@@ -1,0 +1,129 @@
+/**
+ * The stand-in's AWS account: snapshots written through EBS direct, AMIs, the
+ * control-plane stack and account settings, as the services of the stand-in
+ * see and change them. Tests read it to assert what publishing left behind.
+ */
+import { createHash } from "node:crypto";
+
+export const ACCOUNT = "123456789012";
+export const BLOCK_SIZE = 524288;
+
+export interface SnapshotRecord {
+	id: string;
+	clientToken?: string;
+	volumeSize: number;
+	description: string;
+	tags: Record<string, string>;
+	state: "pending" | "completed" | "error";
+	startTime: Date;
+	/** The blocks written, or (for a sink that keeps no data, see World.keepBlocks) their SHA-256s. */
+	blocks: Map<number, Buffer>;
+	/** DescribeSnapshots calls still answered "pending" after CompleteSnapshot (set by it). */
+	pollsUntilCompleted?: number;
+}
+
+export interface ImageRecord {
+	id: string;
+	name: string;
+	description?: string;
+	state: "pending" | "available" | "failed";
+	creationDate: string;
+	architecture: string;
+	bootMode?: string;
+	tpmSupport?: string;
+	imdsSupport?: string;
+	enaSupport?: boolean;
+	sriovNetSupport?: string;
+	rootDeviceName: string;
+	blockDevices: {
+		deviceName: string;
+		snapshotId?: string;
+		volumeType?: string;
+		deleteOnTermination?: boolean;
+	}[];
+	tags: Record<string, string>;
+	deprecationTime?: string;
+	pollsUntilAvailable: number;
+	region: string;
+	public: boolean;
+}
+
+export interface World {
+	snapshots: Map<string, SnapshotRecord>;
+	deletedSnapshots: SnapshotRecord[];
+	images: Map<string, ImageRecord>;
+	stacks: Map<string, { status: string; outputs: Record<string, string> }>;
+	ebsEncryptionByDefault: boolean;
+	/** False for a benchmark sink: blocks are checked and only their SHA-256 is kept. */
+	keepBlocks: boolean;
+	nextId: (prefix: string) => string;
+}
+
+export function createWorld(): World {
+	let counter = 0;
+	return {
+		snapshots: new Map(),
+		deletedSnapshots: [],
+		images: new Map(),
+		stacks: new Map(),
+		ebsEncryptionByDefault: false,
+		keepBlocks: true,
+		nextId: (prefix) => `${prefix}-${(++counter).toString(16).padStart(17, "0")}`,
+	};
+}
+
+/** The stack outputs infra/stack.ts declares, for a stack named `name`. */
+export function stackOutputs(name = "Production"): Record<string, string> {
+	return {
+		RepositoryName: "nix",
+		RepositoryArn: `arn:aws:ecr-public::${ACCOUNT}:repository/nix`,
+		DistributionConfigurationArn: `arn:aws:imagebuilder:us-east-1:${ACCOUNT}:distribution-configuration/${name.toLowerCase()}-nixos`,
+		DistributionRoleArn: `arn:aws:iam::${ACCOUNT}:role/${name}-DistributionExecutionRole-ABC`,
+		DistributionRegions: "us-east-1,eu-west-1",
+		PublicAmis: "true",
+		LifecyclePolicyArn: `arn:aws:imagebuilder:us-east-1:${ACCOUNT}:lifecycle-policy/${name.toLowerCase()}-nixos`,
+		LifecycleTagKey: "nix-images:lifecycle",
+		LifecycleTagValue: name,
+	};
+}
+
+/** A snapshot's volume as the blocks it received make it: zeros where nothing was written. */
+export function volumeOf(snapshot: SnapshotRecord, sizeBytes: number): Buffer {
+	const volume = Buffer.alloc(sizeBytes);
+	for (const [index, block] of snapshot.blocks) {
+		const start = index * BLOCK_SIZE;
+		if (start < sizeBytes) block.copy(volume, start, 0, Math.min(BLOCK_SIZE, sizeBytes - start));
+	}
+	return volume;
+}
+
+/** The LINEAR aggregate checksum of a snapshot's blocks (or of their SHA-256s), as EBS computes it. */
+export function linearChecksum(blocks: Map<number, Buffer>, keptBlocks = true): string {
+	const aggregate = createHash("sha256");
+	for (const index of [...blocks.keys()].sort((a, b) => a - b)) {
+		const block = blocks.get(index) as Buffer;
+		aggregate.update(keptBlocks ? createHash("sha256").update(block).digest() : block);
+	}
+	return aggregate.digest("base64");
+}
+
+/** A snapshot an earlier run left behind in `state`, as a test sets the scene. */
+export function leaveSnapshot(
+	world: World,
+	id: string,
+	state: SnapshotRecord["state"],
+	tags: Record<string, string>,
+	startedMsAgo = 0,
+): SnapshotRecord {
+	const snapshot: SnapshotRecord = {
+		id,
+		volumeSize: 1,
+		description: "",
+		tags,
+		state,
+		startTime: new Date(Date.now() - startedMsAgo),
+		blocks: new Map(),
+	};
+	world.snapshots.set(id, snapshot);
+	return snapshot;
+}

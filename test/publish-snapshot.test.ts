@@ -1,0 +1,201 @@
+/**
+ * The EBS direct upload end to end through the real SDK request path: the
+ * SDK clients publish uses, a loopback stand-in of EBS and EC2, a sparse
+ * fixture image, and the faults a real network has.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { AwsCalls } from "../infra/publish/calls.ts";
+import { PublishError } from "../infra/publish/errors.ts";
+import { DEFAULT_RETRY_POLICY, RetryBudget } from "../infra/publish/retry.ts";
+import { ensureSnapshot, type SnapshotState } from "../infra/publish/snapshot.ts";
+import { closeClients } from "../tasks/aws/clients.ts";
+import { standInClients } from "./aws/clients.ts";
+import { AwsError, type StandIn } from "./aws/stand-in.ts";
+import { standInAccount } from "./aws/start.ts";
+import { BLOCK_SIZE, leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
+import { tempDir } from "./helpers.ts";
+
+const dir = tempDir("snapshot");
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * A sparse image: holes, data at odd offsets (one straddling a block
+ * boundary), a block of data that is all 0xff, and a size that is not a
+ * multiple of 512 KiB, its last partial block holding data.
+ */
+function sparseImage(name: string): { path: string; size: number; dataBlocks: number[] } {
+	const path = join(dir, name);
+	const size = 9 * BLOCK_SIZE + 12_345;
+	const fd = openSync(path, "w");
+	writeSync(fd, Buffer.from("boot sector"), 0, 11, 511);
+	writeSync(fd, Buffer.alloc(2000, 0xab), 0, 2000, 3 * BLOCK_SIZE - 1000);
+	writeSync(fd, Buffer.alloc(BLOCK_SIZE, 0xff), 0, BLOCK_SIZE, 6 * BLOCK_SIZE);
+	writeSync(fd, Buffer.from("the end"), 0, 7, size - 7);
+	closeSync(fd);
+	return { path, size, dataBlocks: [0, 2, 3, 6, 9] };
+}
+
+const FAST: typeof DEFAULT_RETRY_POLICY = {
+	...DEFAULT_RETRY_POLICY,
+	attemptTimeoutMs: 1500,
+	baseDelayMs: 5,
+	maxDelayMs: 20,
+};
+
+describe("ensureSnapshot", () => {
+	let world: World;
+	let standIn: StandIn;
+	let clients: ReturnType<typeof standInClients>;
+	beforeEach(async () => {
+		({ world, standIn } = await standInAccount());
+		clients = standInClients(standIn);
+	});
+	afterEach(async () => {
+		closeClients(clients);
+		await standIn.stop();
+	});
+
+	function upload(
+		path: string,
+		size: number,
+		state: SnapshotState = {},
+		budget = new RetryBudget(FAST),
+	) {
+		const saved: SnapshotState[] = [];
+		const result = ensureSnapshot({
+			calls: new AwsCalls(budget, false, () => {}),
+			ebs: clients.ebs,
+			ec2: clients.ec2,
+			imagePath: path,
+			sizeBytes: size,
+			buildId: "0123456789abcdef",
+			description: "test image",
+			tags: { ManagedBy: "nix-images", BuildId: "0123456789abcdef", System: "x86_64-linux" },
+			state,
+			saveState: (next) => saved.push(next),
+			concurrency: 4,
+		});
+		return { result, saved };
+	}
+
+	test("sends only the blocks with data, each checksummed, and rebuilds the image byte for byte", async () => {
+		const image = sparseImage("sparse.img");
+		const { result } = upload(image.path, image.size);
+		const done = await result;
+		expect(done.reused).toBe(false);
+		expect(done.progress).toEqual({
+			totalBlocks: 10,
+			blocksSent: 5,
+			blocksSkipped: 5,
+			bytesSent: 5 * BLOCK_SIZE,
+		});
+		const snapshot = world.snapshots.get(done.snapshotId);
+		expect(snapshot?.state).toBe("completed");
+		expect([...(snapshot?.blocks.keys() ?? [])].sort((a, b) => a - b)).toEqual(image.dataBlocks);
+		expect(volumeOf(snapshot as NonNullable<typeof snapshot>, image.size)).toEqual(
+			readFileSync(image.path),
+		);
+		expect(snapshot?.volumeSize).toBe(1);
+		expect(snapshot?.tags).toMatchObject({ BuildId: "0123456789abcdef", System: "x86_64-linux" });
+		expect(standIn.calls.filter((c) => c === "ebs:PutSnapshotBlock")).toHaveLength(5);
+	});
+
+	test("a second run reuses the completed snapshot and sends nothing", async () => {
+		const image = sparseImage("again.img");
+		const first = await upload(image.path, image.size).result;
+		standIn.calls.length = 0;
+		const second = await upload(image.path, image.size).result;
+		expect(second).toMatchObject({ snapshotId: first.snapshotId, reused: true });
+		expect(standIn.calls).toEqual(["ec2:DescribeSnapshots"]);
+		expect(world.snapshots.size).toBe(1);
+	});
+
+	test("throttling, 5xx, a hang and a lost answer are retried, and the snapshot is still right", async () => {
+		const image = sparseImage("faults.img");
+		standIn.faults.push(
+			{ operation: "StartSnapshot", kind: "lost" },
+			{ operation: "PutSnapshotBlock", kind: "throttle", times: 2 },
+			{ operation: "PutSnapshotBlock", kind: "5xx", after: 1 },
+			{ operation: "PutSnapshotBlock", kind: "hang", after: 2 },
+			{ operation: "PutSnapshotBlock", kind: "lost", after: 3 },
+			{ operation: "CompleteSnapshot", kind: "lost" },
+			{ operation: "DescribeSnapshots", kind: "5xx", after: 1 },
+		);
+		const budget = new RetryBudget(FAST);
+		const done = await upload(image.path, image.size, {}, budget).result;
+		expect(world.snapshots.size).toBe(1);
+		const snapshot = world.snapshots.get(done.snapshotId);
+		expect(snapshot?.state).toBe("completed");
+		expect(volumeOf(snapshot as NonNullable<typeof snapshot>, image.size)).toEqual(
+			readFileSync(image.path),
+		);
+		expect(budget.retries).toBeGreaterThanOrEqual(7);
+		expect(standIn.calls.filter((c) => c === "ebs:StartSnapshot")).toHaveLength(2);
+	});
+
+	test("a snapshot not visible yet right after StartSnapshot is waited for, and only then", async () => {
+		const image = sparseImage("not-yet.img");
+		const notFound = () =>
+			new AwsError("ResourceNotFoundException", "The snapshot does not exist.", 404);
+		standIn.faults.push({
+			operation: "PutSnapshotBlock",
+			kind: "error",
+			error: notFound(),
+			times: 3,
+		});
+		const done = await upload(image.path, image.size).result;
+		expect(world.snapshots.get(done.snapshotId)?.state).toBe("completed");
+
+		// Long after its start, a missing snapshot is a failure, not a wait.
+		const tags = { ManagedBy: "nix-images", BuildId: "0123456789abcdef", System: "x86_64-linux" };
+		world.snapshots.clear();
+		leaveSnapshot(world, "snap-old", "pending", tags, 3_600_000);
+		standIn.faults.push({
+			operation: "PutSnapshotBlock",
+			kind: "error",
+			error: notFound(),
+			times: 1,
+		});
+		const error = await upload(image.path, image.size).result.catch((e) => e);
+		expect(error.name).toBe("ResourceNotFoundException");
+	});
+
+	test("a failure deletes the snapshot it started, and says what kept failing", async () => {
+		const image = sparseImage("fails.img");
+		standIn.faults.push({ operation: "PutSnapshotBlock", kind: "5xx", times: 100 });
+		const budget = new RetryBudget({ ...FAST, maxAttempts: 3 });
+		const { result, saved } = upload(image.path, image.size, {}, budget);
+		const error = await result.catch((e) => e);
+		expect(error).toBeInstanceOf(PublishError);
+		expect(error.message).toMatch(
+			/^PutSnapshotBlock kept failing \(InternalServerException: We encountered an internal error\.\) after 3 attempt\(s\)/,
+		);
+		expect(world.snapshots.size).toBe(0);
+		expect(world.deletedSnapshots).toHaveLength(1);
+		expect(saved.at(-1)).toEqual({});
+	});
+
+	test("a pending snapshot left by a crash is resumed; one in error is deleted and replaced", async () => {
+		const image = sparseImage("resume.img");
+		const tags = { ManagedBy: "nix-images", BuildId: "0123456789abcdef", System: "x86_64-linux" };
+		leaveSnapshot(world, "snap-crashed", "pending", tags, 3_600_000).blocks.set(
+			2,
+			Buffer.alloc(BLOCK_SIZE, 7),
+		);
+		const done = await upload(image.path, image.size).result;
+		expect(done.snapshotId).toBe("snap-crashed");
+		expect(volumeOf(world.snapshots.get("snap-crashed") as never, image.size)).toEqual(
+			readFileSync(image.path),
+		);
+		expect(standIn.calls).not.toContain("ebs:StartSnapshot");
+
+		world.snapshots.clear();
+		leaveSnapshot(world, "snap-broken", "error", tags);
+		const replaced = await upload(image.path, image.size).result;
+		expect(replaced.snapshotId).not.toBe("snap-broken");
+		expect(world.deletedSnapshots.map((s) => s.id)).toContain("snap-broken");
+		expect([...world.snapshots.keys()]).toEqual([replaced.snapshotId]);
+	});
+});

@@ -1,0 +1,346 @@
+/**
+ * `bun task publish` end to end, as a user runs it: a disk image built from
+ * the fixture flake through `bun task virtual-machine`, published through the
+ * real SDK to the loopback stand-in reached by AWS_ENDPOINT_URL; refusals;
+ * --dry-run; and a SIGKILL between any two AWS steps followed by a re-run.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { StandIn } from "./aws/stand-in.ts";
+import { standInAccount } from "./aws/start.ts";
+import { leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
+import {
+	bunTask,
+	cleanEnv,
+	fixtureFlake,
+	HOST,
+	NO_AWS,
+	OFFLINE_NIX_CONFIG,
+	projectCopy,
+	requireTool,
+} from "./helpers.ts";
+
+requireTool("nix", "apt-get install nix-bin");
+requireTool("jq", "apt-get install jq");
+
+const project = projectCopy();
+const flake = fixtureFlake();
+const vmDir = join(project.dir, "outputs/main/virtual-machine", HOST);
+const amiJson = join(vmDir, "ami.json");
+const stateFile = join(vmDir, "publish-state.json");
+let world: World;
+let standIn: StandIn;
+/** Every AWS operation the tests of this file saw publish send, for the policy test at the end. */
+export const operationsSeen = new Set<string>();
+
+async function buildImage() {
+	const run = await bunTask(["virtual-machine", "--flake", flake.dir], {
+		cwd: project.dir,
+		env: { NIX_CONFIG: `${OFFLINE_NIX_CONFIG}\nsystem-features = kvm` },
+	});
+	if (run.exitCode !== 0) throw new Error(`the fixture image did not build:\n${run.stderr}`);
+}
+
+async function freshAccount() {
+	if (standIn) {
+		for (const call of standIn.calls) operationsSeen.add(call);
+		await standIn.stop();
+	}
+	({ world, standIn } = await standInAccount());
+	rmSync(amiJson, { force: true });
+	rmSync(stateFile, { force: true });
+}
+
+function publish(args: string[] = [], env: Record<string, string | undefined> = {}) {
+	return bunTask(["publish", ...args], {
+		cwd: project.dir,
+		env: { ...NO_AWS, ...standIn.env, ...env },
+	});
+}
+
+function image(): Buffer {
+	return readFileSync(join(vmDir, "nixos.img"));
+}
+
+/** What the account holds: exactly one completed snapshot and one available AMI from it. */
+function expectOneSnapshotAndOneAmi() {
+	const snapshots = [...world.snapshots.values()];
+	expect(snapshots.map((s) => s.state)).toEqual(["completed"]);
+	const [snapshot] = snapshots;
+	expect(volumeOf(snapshot as NonNullable<typeof snapshot>, image().length)).toEqual(image());
+	const images = [...world.images.values()];
+	expect(images).toHaveLength(1);
+	expect(images[0]?.blockDevices[0]?.snapshotId).toBe(snapshot?.id);
+	const record = JSON.parse(readFileSync(amiJson, "utf8"));
+	expect(record).toMatchObject({ imageId: images[0]?.id, snapshotId: snapshot?.id, system: HOST });
+}
+
+beforeAll(async () => {
+	await buildImage();
+	await freshAccount();
+});
+afterAll(async () => {
+	for (const call of standIn.calls) operationsSeen.add(call);
+	await standIn.stop();
+	project.dispose();
+	flake.dispose();
+});
+
+describe("publish", () => {
+	beforeEach(freshAccount);
+
+	test("uploads only the blocks with data, registers the AMI for Nitro, and writes ami.json last", async () => {
+		const run = await publish();
+		expect(run.exitCode).toBe(0);
+		expectOneSnapshotAndOneAmi();
+		const [snapshot] = world.snapshots.values();
+		const [ami] = world.images.values();
+		const info = JSON.parse(readFileSync(join(vmDir, "image-info.json"), "utf8"));
+		const buildId = String(info.sha256).slice(0, 16);
+		const name = `nixos-26.05.20260616.567a49d-${HOST}-${buildId}`;
+		const tags = {
+			Name: name,
+			ManagedBy: "nix-images",
+			BuildId: buildId,
+			System: HOST,
+			CreatedBy: "EC2 Image Builder",
+			"nix-images:lifecycle": "Production",
+		};
+		expect(snapshot?.tags).toEqual(tags);
+		expect(snapshot?.blocks.size).toBe(2);
+		expect(ami).toMatchObject({
+			name,
+			architecture: HOST === "x86_64-linux" ? "x86_64" : "arm64",
+			bootMode: "uefi",
+			imdsSupport: "v2.0",
+			enaSupport: true,
+			sriovNetSupport: "simple",
+			rootDeviceName: "/dev/xvda",
+			tags,
+			public: false,
+		});
+		expect(ami?.tpmSupport).toBe(HOST === "x86_64-linux" ? "v2.0" : undefined);
+		expect(ami?.blockDevices[0]).toMatchObject({
+			deviceName: "/dev/xvda",
+			volumeType: "gp3",
+			deleteOnTermination: true,
+		});
+		const created = Date.parse(ami?.creationDate ?? "");
+		expect(Date.parse(ami?.deprecationTime ?? "") - created).toBeGreaterThanOrEqual(
+			90 * 86_400_000,
+		);
+		expect(Date.parse(ami?.deprecationTime ?? "") - created).toBeLessThan(90 * 86_400_000 + 60_000);
+
+		expect(JSON.parse(readFileSync(amiJson, "utf8"))).toMatchObject({
+			buildId,
+			region: "us-east-1",
+			imageName: name,
+			sha256: info.sha256,
+			registered: { BootMode: "uefi", ImdsSupport: "v2.0" },
+		});
+		expect(run.stderr).toMatch(/publish: \d+ blocks sent, \d+ skipped \(zeros\), of 7 \(\d+%\)/);
+		expect(run.stderr).toMatch(
+			/publish: snapshot snap-\w+: sent 1\.0 MiB of the image's 3\.0 MiB \(33%; 5 zero blocks of 512\.0 KiB skipped\) in 0:0\d/,
+		);
+		expect(run.stderr).not.toContain(standIn.env.AWS_SECRET_ACCESS_KEY);
+		expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+	});
+
+	test("a re-run of the same build sends and registers nothing", async () => {
+		expect((await publish()).exitCode).toBe(0);
+		const calls = standIn.calls.length;
+		const again = await publish();
+		expect(again.exitCode).toBe(0);
+		expect(again.stderr).toContain("of this build is already complete: nothing sent.");
+		expect(again.stderr).toContain("was already registered");
+		expect(again.stderr).not.toContain("verifying nixos.img");
+		const second = standIn.calls.slice(calls);
+		expect(second).not.toContain("ebs:StartSnapshot");
+		expect(second).not.toContain("ebs:PutSnapshotBlock");
+		expect(second).not.toContain("ec2:RegisterImage");
+		expectOneSnapshotAndOneAmi();
+	});
+
+	test("a snapshot of this build that ended in error is deleted and replaced", async () => {
+		const info = JSON.parse(readFileSync(join(vmDir, "image-info.json"), "utf8"));
+		leaveSnapshot(world, "snap-failed", "error", {
+			ManagedBy: "nix-images",
+			BuildId: String(info.sha256).slice(0, 16),
+			System: HOST,
+		});
+		expect((await publish()).exitCode).toBe(0);
+		expect(world.deletedSnapshots.map((s) => s.id)).toEqual(["snap-failed"]);
+		expectOneSnapshotAndOneAmi();
+	});
+
+	test("--dry-run prints every change it would make and the upload plan, and changes nothing", async () => {
+		const run = await publish(["--dry-run"]);
+		expect(run.exitCode).toBe(0);
+		expect(run.stderr).toMatch(
+			/would call StartSnapshot \{"VolumeSize":1,"Timeout":60,"ClientToken":"\w{16}-\w{16}"/,
+		);
+		expect(run.stderr).toContain(
+			"would call PutSnapshotBlock for the 2 blocks with data (1.0 MiB) and skip the 5 zero blocks, of 7",
+		);
+		expect(run.stderr).toContain(
+			'would call CompleteSnapshot {"SnapshotId":"(new snapshot)","ChangedBlocksCount":2',
+		);
+		expect(run.stderr).toMatch(/would call RegisterImage \{"Name":"nixos-[^"]+","Description":/);
+		expect(world.snapshots.size).toBe(0);
+		expect(world.images.size).toBe(0);
+		expect(existsSync(amiJson)).toBe(false);
+		expect(existsSync(stateFile)).toBe(false);
+		expect(standIn.calls.filter((c) => !/Describe|Get/.test(c))).toEqual([]);
+	});
+
+	test("--deprecate-days sets the deprecation date, and a bad value is a usage error", async () => {
+		expect((await publish(["--deprecate-days", "7"])).exitCode).toBe(0);
+		const [ami] = world.images.values();
+		const days =
+			(Date.parse(ami?.deprecationTime ?? "") - Date.parse(ami?.creationDate ?? "")) / 86_400_000;
+		expect(Math.round(days)).toBe(7);
+		const bad = await publish(["--deprecate-days", "soon"]);
+		expect(bad.exitCode).toBe(2);
+		expect(bad.stderr).toContain(
+			'--deprecate-days must be a whole number of days from 1 to 36500, not "soon".',
+		);
+	});
+});
+
+describe("publish refuses, in one sentence, before anything is uploaded", () => {
+	beforeEach(freshAccount);
+	const nothingUploaded = () => {
+		expect(
+			standIn.calls.filter((c) => c.startsWith("ebs:") || c.endsWith(":RegisterImage")),
+		).toEqual([]);
+		expect(existsSync(amiJson)).toBe(false);
+	};
+
+	test("without credentials", async () => {
+		const run = await bunTask(["publish"], { cwd: project.dir, env: NO_AWS });
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain('✗ Task "publish" cannot start: No AWS credentials were found');
+	});
+	test("without the deployed stack", async () => {
+		world.stacks.clear();
+		const run = await publish();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"The stack Production does not exist in us-east-1; run `bun task deploy` first (or set the stackName setting to the stack you deployed).",
+		);
+		nothingUploaded();
+	});
+	test("when the stack lacks an output publish needs", async () => {
+		const stack = world.stacks.get("Production");
+		if (stack) delete stack.outputs.PublicAmis;
+		const run = await publish();
+		expect(run.stderr).toContain(
+			"The stack Production has no output PublicAmis: it was deployed by an older version; run `bun task deploy` to update it.",
+		);
+		nothingUploaded();
+	});
+	test("when new snapshots would be encrypted and the AMIs are public", async () => {
+		world.ebsEncryptionByDefault = true;
+		const run = await publish();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"EBS encryption by default is on in us-east-1, so the snapshot would be encrypted and its AMIs could not be made public; turn it off (`aws ec2 disable-ebs-encryption-by-default --region us-east-1`), or set the publicAmis setting to false and run `bun task deploy`.",
+		);
+		nothingUploaded();
+	});
+	test("when the image's metadata disagrees with it", async () => {
+		const infoPath = join(vmDir, "image-info.json");
+		const info = JSON.parse(readFileSync(infoPath, "utf8"));
+		const link = `${infoPath}.link`;
+		Bun.spawnSync(["mv", infoPath, link]);
+		try {
+			for (const [change, message] of [
+				[{ format: "VHD" }, 'image-info.json says format "VHD"; publish takes a RAW, UEFI image'],
+				[{ boot_mode: "legacy-bios" }, 'says boot mode "legacy-bios"'],
+				[
+					{ logical_bytes: "5" },
+					`nixos.img is ${image().length} bytes but outputs/main/virtual-machine/${HOST}/image-info.json says 5;`,
+				],
+				[{ sha256: "0".repeat(64) }, "differs from outputs/main/virtual-machine"],
+			] as const) {
+				writeFileSync(infoPath, JSON.stringify({ ...info, ...change }));
+				rmSync(stateFile, { force: true });
+				const run = await publish();
+				expect(run.exitCode).toBe(1);
+				expect(run.stderr).toContain(message);
+				expect(run.stderr).toContain(`bun task virtual-machine --system ${HOST}`);
+			}
+		} finally {
+			rmSync(infoPath, { force: true });
+			Bun.spawnSync(["mv", link, infoPath]);
+		}
+		nothingUploaded();
+	});
+	test("when there is no image: it names the task that builds it", async () => {
+		const bare = projectCopy();
+		const run = await bunTask(["publish"], { cwd: bare.dir, env: { ...NO_AWS, ...standIn.env } });
+		bare.dispose();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`outputs/main/virtual-machine/${HOST}/nixos.img is missing; build the image first: bun task virtual-machine --system ${HOST}.`,
+		);
+	});
+});
+
+describe("a SIGKILL between any two AWS steps, then a re-run", () => {
+	beforeEach(freshAccount);
+	/** Each step, killed after AWS did its work and before its answer arrived. */
+	const steps: [operation: string, arrival: number][] = [
+		["DescribeStacks", 1],
+		["StartSnapshot", 1],
+		["PutSnapshotBlock", 1],
+		["PutSnapshotBlock", 2],
+		["CompleteSnapshot", 1],
+		["DescribeSnapshots", 2],
+		["RegisterImage", 1],
+		["DescribeImages", 2],
+		["EnableImageDeprecation", 1],
+	];
+	test.each(steps)(
+		"after %s (call %d): one snapshot, one AMI, nothing pending",
+		async (operation, arrival) => {
+			// The runner itself, not `bun task` (whose `bun run` would die alone and orphan it).
+			const child = Bun.spawn([process.execPath, "tasks/main.ts", "publish"], {
+				cwd: project.dir,
+				env: cleanEnv({ ...NO_AWS, ...standIn.env }),
+				stdout: "ignore",
+				stderr: "pipe",
+			});
+			let seen = 0;
+			standIn.hooks.set(operation, () => {
+				if (++seen !== arrival) return undefined;
+				child.kill("SIGKILL");
+				return "drop";
+			});
+			expect(await child.exited).toBe(137);
+			standIn.hooks.clear();
+			expect(existsSync(amiJson)).toBe(false);
+			const rerun = await publish();
+			expect(rerun.exitCode).toBe(0);
+			expectOneSnapshotAndOneAmi();
+			expect(world.deletedSnapshots).toEqual([]);
+		},
+	);
+});
+
+describe("the publish role", () => {
+	test("grants exactly the AWS calls the publishing code makes, and the tests above made them all", async () => {
+		const { codeOperations, roleActions, IMPLIED_ACTIONS } = await import("./aws/policy.ts");
+		const code = codeOperations();
+		const role = roleActions("PublishRole");
+		for (const call of standIn.calls) operationsSeen.add(call);
+		// Every call the code can make was made by a test of this file…
+		expect([...code].filter((operation) => !operationsSeen.has(operation))).toEqual([]);
+		// …the role allows each, and nothing else but what those calls imply.
+		expect([...code].filter((operation) => !role.has(operation))).toEqual([]);
+		expect([...role].filter((action) => !code.has(action) && !(action in IMPLIED_ACTIONS))).toEqual(
+			[],
+		);
+	});
+});

@@ -1,6 +1,7 @@
 # The OCI container: Nix (not NixOS) in a small layered image, for development
 # and CI build environments. The package is a directory holding nix.tar.gz (a
-# gzipped docker-archive for `docker load` / `podman load`) and nix-support/.
+# gzipped docker-archive for `docker load` / `podman load`), oci-layout/ (the
+# same image as an OCI layout, what publish pushes) and nix-support/.
 {
   lib,
   dockerTools,
@@ -18,6 +19,7 @@
   findutils,
   openssh,
   iana-etc,
+  jq,
 }:
 let
   etc = import ./oci-container/etc.nix { };
@@ -86,6 +88,12 @@ let
 in
 runCommand "oci-container-${nix.version}"
   {
+    nativeBuildInputs = [
+      coreutils
+      gzip
+      gnutar
+      jq
+    ];
     passthru = {
       inherit image;
       inherit (image) imageName imageTag;
@@ -94,5 +102,8 @@ runCommand "oci-container-${nix.version}"
   ''
     mkdir -p $out/nix-support
     ln -s ${image} $out/nix.tar.gz
+    # The same image as an OCI layout with deterministically compressed layers:
+    # what publish pushes, so the registry's digest is this build's.
+    bash ${./oci-container/oci-layout.sh} ${image} $out/oci-layout
     echo "file docker-image $out/nix.tar.gz" > $out/nix-support/hydra-build-products
   ''

@@ -101,12 +101,16 @@ Settings after -- (--context key=value) reach synth too, so the deployed templat
 		load: () => import("./deploy.ts"),
 	}),
 	publish: defineTask({
-		doc: `Publish this machine's images of one system to AWS: the disk image as a private AMI.
-The image (outputs/main/virtual-machine/<system>/nixos.img, checked against image-info.json)
-becomes an EBS snapshot through the EBS direct APIs (only blocks with data are sent, each with
-its SHA-256), then an AMI registered in us-east-1 for Nitro and Graviton, deprecated after
---deprecate-days. Needs AWS credentials and the deployed stack (bun task deploy). Writes
-ami.json beside the image, last. A re-run after a crash finishes the job and duplicates nothing.`,
+		doc: `Publish this machine's images of one system to AWS: a private AMI and a container image.
+vm: the disk image (outputs/main/virtual-machine/<system>/nixos.img, checked against
+image-info.json) becomes an EBS snapshot through the EBS direct APIs (only blocks with data
+are sent, each with its SHA-256), then an AMI registered in us-east-1 for Nitro and
+Graviton, deprecated after --deprecate-days; ami.json records it.
+container: the image's OCI layout is pushed with skopeo to the stack's ECR Public repository
+under <nix version>-<build id>-<arch>, byte for byte, so the registry serves the build's own
+digest; container.json records it. Moving tags (latest) are the release's job.
+Needs AWS credentials and the deployed stack (bun task deploy). A re-run after a crash
+finishes the job and duplicates nothing.`,
 		options: publishOptions,
 		preflight: () => import("./aws/credentials.ts"),
 		load: () => import("./publish.ts"),

@@ -10,7 +10,8 @@ import { readStackOutputs } from "../infra/publish/stack.ts";
 import { closeClients, publishClients } from "./aws/clients.ts";
 import { cdkContext, stackSettings } from "./cdk/context.ts";
 import { PUBLISH_PARTS, type PublishOptions } from "./project/options.ts";
-import { publishAmi } from "./publish/ami.ts";
+import { prepareAmi, publishAmi } from "./publish/ami.ts";
+import { prepareContainer, publishContainer } from "./publish/container.ts";
 import { TaskError } from "./runner/errors.ts";
 import type { TaskContext } from "./runner/task.ts";
 
@@ -18,6 +19,9 @@ export default async function publish(context: TaskContext<PublishOptions>) {
 	const { options, root, dryRun, log } = context;
 	const parts = options.only === undefined ? PUBLISH_PARTS : [options.only];
 	const settings = stackSettings(cdkContext(root));
+	// Every part's inputs are checked before anything of any part is uploaded.
+	const ami = parts.includes("vm") ? prepareAmi(context, settings.lifecycleMaxAgeDays) : undefined;
+	const container = parts.includes("container") ? prepareContainer(context) : undefined;
 	const clients = publishClients();
 	try {
 		const calls = new AwsCalls(new RetryBudget(), dryRun, log);
@@ -27,8 +31,9 @@ export default async function publish(context: TaskContext<PublishOptions>) {
 			settings.stackName,
 			clients.region,
 		);
-		if (parts.includes("vm")) {
-			await publishAmi(context, clients, calls, stack, settings.lifecycleMaxAgeDays);
+		if (ami) await publishAmi(ami, context, clients, calls, stack);
+		if (container) {
+			await publishContainer(container, context, clients, calls, stack, settings.stackName);
 		}
 	} catch (error) {
 		throw error instanceof PublishError ? new TaskError(error.message) : error;

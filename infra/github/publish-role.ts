@@ -17,7 +17,8 @@ export interface PublishRoleProps {
 /**
  * The role GitHub Actions publishes images with: exactly the calls the
  * publishing code makes (test/publish.test.ts compares the two), on EBS
- * snapshots and AMIs tagged ManagedBy=nix-images and this stack's outputs.
+ * snapshots and AMIs tagged ManagedBy=nix-images, this stack's repository
+ * (skopeo's push) and this stack's outputs.
  */
 export class PublishRole extends Role {
 	constructor(scope: Construct, id: string, props: PublishRoleProps) {
@@ -37,7 +38,7 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			"*",
-			"ec2:DescribeImages and DescribeSnapshots (the idempotency look-ups) and GetEbsEncryptionByDefault support no resource-level permissions.",
+			"ec2:DescribeImages and DescribeSnapshots (the idempotency look-ups), GetEbsEncryptionByDefault, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken support no resource-level permissions.",
 		);
 		acceptWildcard(
 			this,
@@ -52,7 +53,7 @@ export class PublishRole extends Role {
 	}
 }
 
-function publishStatements(stack: Stack, _props: PublishRoleProps): PolicyStatement[] {
+function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStatement[] {
 	const { image, snapshot } = ec2ImageArns(stack, stack.region);
 	const managed = { [`aws:ResourceTag/${MANAGED_BY.key}`]: MANAGED_BY.value };
 	const tagging = { [`aws:RequestTag/${MANAGED_BY.key}`]: MANAGED_BY.value };
@@ -103,6 +104,23 @@ function publishStatements(stack: Stack, _props: PublishRoleProps): PolicyStatem
 			sid: "FindImagesAndSnapshots",
 			actions: ["ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:GetEbsEncryptionByDefault"],
 			resources: ["*"],
+		}),
+		new PolicyStatement({
+			sid: "SignInToEcrPublic",
+			actions: ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"],
+			resources: ["*"],
+		}),
+		new PolicyStatement({
+			sid: "PushToTheRepository",
+			actions: [
+				"ecr-public:DescribeRepositories",
+				"ecr-public:BatchCheckLayerAvailability",
+				"ecr-public:InitiateLayerUpload",
+				"ecr-public:UploadLayerPart",
+				"ecr-public:CompleteLayerUpload",
+				"ecr-public:PutImage",
+			],
+			resources: [props.repository.repositoryArn],
 		}),
 		new PolicyStatement({
 			sid: "ReadStackOutputs",

@@ -8,6 +8,7 @@
 import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { HOME_REGION } from "../../infra/home-region.ts";
 
@@ -34,6 +35,7 @@ export interface PublishClients {
 	cloudFormation: CloudFormationClient;
 	ebs: EBSClient;
 	ec2: EC2Client;
+	ecrPublic: ECRPUBLICClient;
 }
 
 export function publishClients(region = HOME_REGION): PublishClients {
@@ -42,6 +44,7 @@ export function publishClients(region = HOME_REGION): PublishClients {
 		cloudFormation: new CloudFormationClient(clientSettings(region)),
 		ebs: new EBSClient(clientSettings(region)),
 		ec2: new EC2Client(clientSettings(region)),
+		ecrPublic: new ECRPUBLICClient(clientSettings(region)),
 	};
 }
 

@@ -7,6 +7,15 @@ import { TaskError } from "../runner/errors.ts";
 
 const TIMEOUT_MS = 10_000;
 
+/** Overrides that keep AWS credentials out of a child's environment (for tools that need none). */
+export const WITHOUT_AWS_CREDENTIALS: Record<string, undefined> = {
+	AWS_ACCESS_KEY_ID: undefined,
+	AWS_SECRET_ACCESS_KEY: undefined,
+	AWS_SESSION_TOKEN: undefined,
+	AWS_SECURITY_TOKEN: undefined,
+	AWS_CONTAINER_AUTHORIZATION_TOKEN: undefined,
+};
+
 export const NO_CREDENTIALS =
 	"No AWS credentials were found: sign in (`aws sso login --profile <name>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or in GitHub Actions assume the deploy role first with aws-actions/configure-aws-credentials.";
 

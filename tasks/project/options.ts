@@ -57,13 +57,13 @@ export const synthOptions = {
 export type SynthOptions = OptionValues<typeof synthOptions>;
 
 /** The parts of `publish`. */
-export const PUBLISH_PARTS = ["vm"] as const;
+export const PUBLISH_PARTS = ["vm", "container"] as const;
 
 export const publishOptions = {
 	system: systemOption,
 	only: {
 		type: "string",
-		doc: "Publish only this part: vm (the disk image as an AMI).",
+		doc: "Publish only this part: vm (the disk image as an AMI) or container (the image to ECR Public).",
 		choices: PUBLISH_PARTS,
 		placeholder: "part",
 	},

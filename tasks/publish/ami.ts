@@ -18,7 +18,7 @@ import { MANAGED_BY } from "../../infra/tags.ts";
 import type { PublishClients } from "../aws/clients.ts";
 import { readJson, writeJsonAtomically } from "../project/files.ts";
 import { publishOutput } from "../project/outputs.ts";
-import { readVmImage, type Verified } from "../project/vm-image.ts";
+import { readVmImage, type Verified, type VmImage } from "../project/vm-image.ts";
 import { UsageError } from "../runner/errors.ts";
 import { createProgress, formatBytes, formatSeconds } from "../runner/progress.ts";
 import type { TaskContext } from "../runner/task.ts";
@@ -65,14 +65,21 @@ function describeUpload(progress: UploadProgress, startedMs: number): string {
 	return `${progress.blocksSent} blocks sent, ${progress.blocksSkipped} skipped (zeros), of ${progress.totalBlocks} (${Math.floor((100 * done) / progress.totalBlocks)}%), ${(rate / 1e6).toFixed(1)} MB/s${Number.isNaN(eta) ? "" : `, ETA ${formatSeconds(eta)}`}`;
 }
 
-export async function publishAmi(
-	context: TaskContext<{ system: string; "deprecate-days": string | undefined }>,
-	clients: PublishClients,
-	calls: AwsCalls,
-	stack: StackOutputs,
-	lifecycleMaxAgeDays: number,
-): Promise<AmiRecord | undefined> {
-	const { options, root, dryRun, log, lock } = context;
+type AmiContext = TaskContext<{ system: string; "deprecate-days": string | undefined }>;
+
+/** What the AMI part publishes, checked before anything of any part is uploaded. */
+export interface AmiPlan {
+	system: System;
+	deprecateDays: number;
+	output: ReturnType<typeof publishOutput>;
+	image: VmImage;
+	state: PublishState;
+	save: (next: PublishState) => void;
+}
+
+/** Locks the image's outputs, checks the image against its metadata (hashing it once) and the options. */
+export function prepareAmi(context: AmiContext, lifecycleMaxAgeDays: number): AmiPlan {
+	const { options, root, dryRun, lock } = context;
 	const system = options.system as System;
 	const days = deprecateDays(options["deprecate-days"], lifecycleMaxAgeDays);
 	const output = publishOutput(root, "virtual-machine", system);
@@ -84,14 +91,24 @@ export async function publishAmi(
 		Object.assign(state, next);
 		if (!dryRun) writeJsonAtomically(output.state, state, 0o600);
 	};
-
 	const hashing = createProgress({ prefix: `${context.task}: ` });
 	const { image, verified } = readVmImage(root, system, state.verified, (bytes, total) =>
 		hashing.update(`verifying nixos.img: ${formatBytes(bytes)} of ${formatBytes(total)} hashed`),
 	);
 	hashing.done();
 	save({ verified });
+	return { system, deprecateDays: days, output, image, state, save };
+}
 
+export async function publishAmi(
+	plan: AmiPlan,
+	context: AmiContext,
+	clients: PublishClients,
+	calls: AwsCalls,
+	stack: StackOutputs,
+): Promise<AmiRecord | undefined> {
+	const { root, dryRun, log } = context;
+	const { system, output, image, state, save } = plan;
 	if (stack.PublicAmis === "true")
 		await requireUnencryptedByDefault(calls, clients.ec2, clients.region);
 
@@ -144,7 +161,7 @@ export async function publishAmi(
 		system,
 		snapshotId: snapshot.snapshotId,
 		tags,
-		deprecateDays: days,
+		deprecateDays: plan.deprecateDays,
 	});
 	if (dryRun) return undefined;
 	log(

@@ -2,6 +2,7 @@
 import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import { clientSettings, type PublishClients } from "../../tasks/aws/clients.ts";
 import type { StandIn } from "./stand-in.ts";
 
@@ -19,5 +20,6 @@ export function standInClients(standIn: StandIn): PublishClients {
 		cloudFormation: new CloudFormationClient(settings),
 		ebs: new EBSClient(settings),
 		ec2: new EC2Client(settings),
+		ecrPublic: new ECRPUBLICClient(settings),
 	};
 }

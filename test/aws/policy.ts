@@ -17,6 +17,19 @@ const PUBLISHING_CODE = ["infra/publish", "tasks/publish", "tasks/aws", "tasks/p
 export const IMPLIED_ACTIONS: Record<string, string> = {
 	"ec2:CreateTags":
 		"Tags given to StartSnapshot and RegisterImage are created under this permission.",
+	"sts:GetServiceBearerToken": "ECR Public's GetAuthorizationToken requires it.",
+	...Object.fromEntries(
+		[
+			"BatchCheckLayerAvailability",
+			"InitiateLayerUpload",
+			"UploadLayerPart",
+			"CompleteLayerUpload",
+			"PutImage",
+		].map((action) => [
+			`ecr-public:${action}`,
+			"skopeo's push through the registry API is authorized as this action.",
+		]),
+	),
 };
 
 function sourceFiles(path: string): string[] {

@@ -56,6 +56,10 @@ export interface World {
 	ebsEncryptionByDefault: boolean;
 	/** False for a benchmark sink: blocks are checked and only their SHA-256 is kept. */
 	keepBlocks: boolean;
+	/** ECR Public repositories: name → URI (host/alias/name; the tests' registry stands for public.ecr.aws). */
+	repositories: Map<string, string>;
+	/** What GetAuthorizationToken hands out: the password of user AWS at the registry. */
+	registryPassword: string;
 	nextId: (prefix: string) => string;
 }
 
@@ -68,6 +72,8 @@ export function createWorld(): World {
 		stacks: new Map(),
 		ebsEncryptionByDefault: false,
 		keepBlocks: true,
+		repositories: new Map(),
+		registryPassword: "",
 		nextId: (prefix) => `${prefix}-${(++counter).toString(16).padStart(17, "0")}`,
 	};
 }

@@ -1,0 +1,156 @@
+/**
+ * The container part of `publish`: this system's image → ECR Public under one
+ * immutable tag per build and architecture, pushed with skopeo from the OCI
+ * layout the build made, so the registry serves the build's own digest;
+ * container.json is written beside the image, last.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { SYSTEM_ARCHITECTURES, type System } from "../../infra/publish/architectures.ts";
+import type { AwsCalls } from "../../infra/publish/calls.ts";
+import { registryAuth, repositoryUri } from "../../infra/publish/repository.ts";
+import type { StackOutputs } from "../../infra/publish/stack.ts";
+import type { PublishClients } from "../aws/clients.ts";
+import { writeJsonAtomically } from "../project/files.ts";
+import { type OciImage, readOciImage } from "../project/oci-layout.ts";
+import { publishOutput } from "../project/outputs.ts";
+import { TaskError } from "../runner/errors.ts";
+import type { TaskContext } from "../runner/task.ts";
+import { pushLayout, requireSkopeo, type SkopeoFiles, servedDigest } from "../skopeo/cli.ts";
+
+/** What container.json records: enough for `release` to join the architectures on a machine without images. */
+export interface ContainerRecord {
+	buildId: string;
+	system: string;
+	architecture: string;
+	repositoryUri: string;
+	tag: string;
+	digest: string;
+	mediaType: string;
+	size: number;
+	nixVersion: string;
+	configDigest: string;
+}
+
+/** A Docker tag may hold letters, digits, _ . - (at most 128). */
+function tagSafe(text: string): string {
+	return text.replace(/[^\w.-]/g, "_");
+}
+
+const AUTH_PREFIX = "nix-images-auth-";
+
+/**
+ * Removes the auth directories of runs that are gone: a `kill -9` skips the
+ * cleanup, and a login must not outlive its run for long.
+ */
+function removeStaleAuthDirectories(): void {
+	for (const name of readdirSync(tmpdir())) {
+		const pid = Number(name.slice(AUTH_PREFIX.length).split("-")[0]);
+		if (!name.startsWith(AUTH_PREFIX) || !Number.isInteger(pid) || pid === process.pid) continue;
+		if (!existsSync(`/proc/${pid}`)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+	}
+}
+
+/**
+ * The registry login in a private place: a directory only this user can
+ * enter (named for this process, so a later run can tell it is stale),
+ * removed when the step ends however it ends (Ctrl-C too), with the auth file
+ * mode 0600. Only its path ever appears on a command line.
+ */
+function privateFiles(context: TaskContext, registry: string, auth: string): SkopeoFiles {
+	removeStaleAuthDirectories();
+	const dir = mkdtempSync(join(tmpdir(), `${AUTH_PREFIX}${process.pid}-`));
+	context.temporary(dir);
+	const files = { authFile: join(dir, "auth.json"), policy: join(dir, "policy.json") };
+	writeFileSync(files.authFile, JSON.stringify({ auths: { [registry]: { auth } } }), {
+		mode: 0o600,
+	});
+	// Our own image, pushed by us: no signature requirement (the system's policy may not exist).
+	writeFileSync(files.policy, JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }), {
+		mode: 0o600,
+	});
+	return files;
+}
+
+/** What the container part publishes, checked before anything of any part is uploaded. */
+export interface ContainerPlan {
+	system: System;
+	architecture: string;
+	output: ReturnType<typeof publishOutput>;
+	image: OciImage;
+	buildId: string;
+	/** `<nix version>-<build id>-<architecture>`: immutable, one per build and architecture. */
+	tag: string;
+}
+
+/** Checks skopeo and the image (one of this architecture), and locks its outputs. */
+export function prepareContainer(context: TaskContext<{ system: string }>): ContainerPlan {
+	const { options, root, lock } = context;
+	const system = options.system as System;
+	const architecture = SYSTEM_ARCHITECTURES[system].oci;
+	requireSkopeo();
+	const output = publishOutput(root, "oci-container", system);
+	lock(output.dir);
+	const image = readOciImage(root, system, architecture);
+	// The build id comes from the image's content: its manifest digest.
+	const buildId = image.digest.slice("sha256:".length, "sha256:".length + 16);
+	const tag = tagSafe(`${image.refName}-${buildId}-${architecture}`);
+	return { system, architecture, output, image, buildId, tag };
+}
+
+export async function publishContainer(
+	plan: ContainerPlan,
+	context: TaskContext<{ system: string }>,
+	clients: PublishClients,
+	calls: AwsCalls,
+	stack: StackOutputs,
+	stackName: string,
+): Promise<ContainerRecord | undefined> {
+	const { root, dryRun, log, $ } = context;
+	const { system, architecture, output, image, buildId, tag } = plan;
+
+	const uri = await repositoryUri(calls, clients.ecrPublic, stack.RepositoryName, stackName);
+	const registry = uri.split("/")[0] ?? uri;
+	const files = privateFiles(context, registry, await registryAuth(calls, clients.ecrPublic));
+	const reference = `docker://${uri}:${tag}`;
+	log(
+		`build ${buildId}: ${relative(root, `${output.dir}/oci-layout`)}, ${architecture}, ${image.digest}.`,
+	);
+
+	const served = await servedDigest($, reference, files);
+	if (served === image.digest) {
+		log(`${uri}:${tag} already serves ${image.digest}: nothing pushed.`);
+	} else if (served !== undefined) {
+		throw new TaskError(
+			`${uri}:${tag} serves ${served}, not this build's ${image.digest}, although the tag names this build; delete that tag from the repository and run the task again.`,
+		);
+	} else {
+		await pushLayout($, image.layout, image.refName, reference, files);
+		if (dryRun) return undefined;
+		const pushed = await servedDigest($, reference, files);
+		if (pushed !== image.digest) {
+			throw new TaskError(
+				`After the push ${uri}:${tag} serves ${pushed ?? "nothing"}, not ${image.digest}; run the task again.`,
+			);
+		}
+		log(`pushed ${uri}:${tag} (${image.digest}).`);
+	}
+	if (dryRun) return undefined;
+
+	const record: ContainerRecord = {
+		buildId,
+		system,
+		architecture,
+		repositoryUri: uri,
+		tag,
+		digest: image.digest,
+		mediaType: image.mediaType,
+		size: image.size,
+		nixVersion: image.refName,
+		configDigest: image.configDigest,
+	};
+	writeJsonAtomically(output.result, record);
+	log(`wrote ${relative(root, output.result)}.`);
+	return record;
+}

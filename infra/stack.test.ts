@@ -261,6 +261,51 @@ describe("GitHub Actions access", () => {
 			],
 		});
 	});
+	test("lets release boot only t3.nano and t4g.nano with IMDSv2 from its own AMIs, and watch and end only its tagged instances", () => {
+		const statements = Object.values(template.findResources("AWS::IAM::Role"))
+			.flatMap((role) => role.Properties.Policies ?? [])
+			.filter((policy: { PolicyName: string }) => policy.PolicyName === "Publish")
+			.flatMap(
+				(policy: { PolicyDocument: { Statement: object[] } }) => policy.PolicyDocument.Statement,
+			);
+		const bySid = (sid: string) =>
+			statements.find((statement) => (statement as { Sid?: string }).Sid === sid) as
+				| { Action: string | string[]; Condition?: object }
+				| undefined;
+		expect(bySid("LaunchSmokeTestInstances")?.Condition).toEqual({
+			StringEquals: {
+				"aws:RequestTag/ManagedBy": "nix-images",
+				"aws:RequestTag/Purpose": "smoke-test",
+				"ec2:InstanceType": ["t3.nano", "t4g.nano"],
+				"ec2:MetadataHttpTokens": "required",
+			},
+		});
+		expect(bySid("LaunchOwnImages")?.Condition).toEqual({
+			StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" },
+		});
+		expect(bySid("WatchAndEndSmokeTestInstances")?.Condition).toEqual({
+			StringEquals: {
+				"aws:ResourceTag/ManagedBy": "nix-images",
+				"aws:ResourceTag/Purpose": "smoke-test",
+			},
+		});
+		expect(bySid("RecordReleaseStepsOnOwnImages")?.Condition).toEqual({
+			StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" },
+			"ForAllValues:StringEquals": {
+				"aws:TagKeys": ["SmokeTest", "ImageBuilderImage", "ImageBuilderRetries"],
+			},
+		});
+		expect(bySid("PassTheDistributionRole")?.Condition).toEqual({
+			StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" },
+		});
+		// Every RunInstances statement is narrowed, except the network's, which launches nothing alone.
+		const launches = statements.filter((statement) =>
+			[(statement as { Action: string | string[] }).Action].flat().includes("ec2:RunInstances"),
+		) as { Sid: string; Condition?: object }[];
+		expect(
+			launches.filter((statement) => statement.Condition === undefined).map((s) => s.Sid),
+		).toEqual(["LaunchInTheDefaultNetwork"]);
+	});
 	test("uses an existing provider when given, and nothing GitHub without a repository", () => {
 		const existing = synthesize({
 			githubRepository: "o/r",

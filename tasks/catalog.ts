@@ -4,7 +4,13 @@
  * The first line of a doc is its --list summary; the rest shows in --help.
  * Option specs live in project/options.ts, where the bodies take their types.
  */
-import { buildOptions, cleanOptions, publishOptions, synthOptions } from "./project/options.ts";
+import {
+	buildOptions,
+	cleanOptions,
+	publishOptions,
+	releaseOptions,
+	synthOptions,
+} from "./project/options.ts";
 import { type Catalog, defineTask } from "./runner/task.ts";
 
 /** What the image builds refuse after --: they decide where nix writes, and must build. */
@@ -114,6 +120,23 @@ finishes the job and duplicates nothing.`,
 		options: publishOptions,
 		preflight: () => import("./aws/credentials.ts"),
 		load: () => import("./publish.ts"),
+	}),
+	release: defineTask({
+		doc: `Release what publish left: public AMIs in every region, the multi-arch container, release.json.
+Works from outputs/main/*/<system>/ami.json and container.json alone (a machine without images).
+First a smoke test of each private AMI on EC2 (--no-smoke-test to skip): the boot marker must
+show on its console. Then Image Builder's DistributeImage copies each AMI to every region of
+the stack's distribution configuration (public when publicAmis), all systems at once, while
+podman joins the container images under one OCI index. Last, the public pointers: the
+container tags <nix version> and latest, and outputs/main/release.json. A re-run after a
+crash finishes the job and duplicates nothing.`,
+		options: releaseOptions,
+		preflight: () => import("./aws/credentials.ts"),
+		load: () => import("./release.ts"),
+	}),
+	ship: defineTask({
+		doc: "Ship this machine's system end to end: deploy, build both images, publish them, release.",
+		depends: ["deploy", "images", "publish", "release"],
 	}),
 	build: defineTask({
 		doc: "Build everything: analyze, both images, and the CloudFormation (synth).",

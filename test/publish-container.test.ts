@@ -112,28 +112,8 @@ function publish(args: string[] = [], extra: Record<string, string | undefined> 
 	});
 }
 
-/** What the registry serves for a tag, read with skopeo as a user would. */
-function served(tag: string): { digest: string; manifest: string } | undefined {
-	const auth = join(work, "test-auth.json");
-	const login = Buffer.from(`AWS:${registry.password}`).toString("base64");
-	writeFileSync(auth, JSON.stringify({ auths: { [registry.host]: { auth: login } } }));
-	const inspect = Bun.spawnSync(
-		[
-			"skopeo",
-			"inspect",
-			"--raw",
-			"--authfile",
-			auth,
-			`docker://${registry.host}/alias/nix:${tag}`,
-		],
-		{ env: { ...process.env, ...registry.env }, stderr: "pipe" },
-	);
-	if (inspect.exitCode !== 0) return undefined;
-	return {
-		digest: `sha256:${new Bun.CryptoHasher("sha256").update(inspect.stdout).digest("hex")}`,
-		manifest: inspect.stdout.toString(),
-	};
-}
+/** What the registry serves for a tag of the repository. */
+const served = (tag: string) => registry.serves(`alias/nix:${tag}`);
 
 function authDirectoriesLeft(): string[] {
 	return readdirSync(childTmp).filter((name) => name.startsWith("nix-images-auth-"));

@@ -1,8 +1,9 @@
 /**
  * Least privilege, tied to the code: a whole `bun task publish` (both parts,
- * with a failed snapshot to clean up) against the stand-in and a registry
- * sends every AWS call the publishing code can make, and the publish role
- * allows exactly those (and what they imply), no more.
+ * with a failed snapshot to clean up) and `bun task release` (a smoke test,
+ * a distribution that fails once) against the stand-in and a registry send
+ * every AWS call the publishing and releasing code can make, and the publish
+ * role allows exactly those (and what they imply), no more.
  */
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -23,6 +24,7 @@ import { startRegistry } from "./registry.ts";
 
 requireTool("nix", "apt-get install nix-bin");
 requireTool("skopeo", "apt-get install skopeo");
+requireTool("podman", "apt-get install podman");
 
 const project = projectCopy();
 const flake = fixtureFlake();
@@ -31,7 +33,7 @@ afterAll(() => {
 	flake.dispose();
 });
 
-test("the publish role grants exactly the AWS calls a whole publish makes", async () => {
+test("the publish role grants exactly the AWS calls a whole publish and release make", async () => {
 	const build = await bunTask(["images", "--flake", flake.dir], {
 		cwd: project.dir,
 		env: { NIX_CONFIG: `${OFFLINE_NIX_CONFIG}\nsystem-features = kvm` },
@@ -52,11 +54,14 @@ test("the publish role grants exactly the AWS calls a whole publish makes", asyn
 			BuildId: String(info.sha256).slice(0, 16),
 			System: HOST,
 		});
-		const run = await bunTask(["publish"], {
-			cwd: project.dir,
-			env: { ...NO_AWS, ...standIn.env, ...registry.env },
-		});
+		const env = { ...NO_AWS, ...standIn.env, ...registry.env };
+		const run = await bunTask(["publish"], { cwd: project.dir, env });
 		expect(run.exitCode).toBe(0);
+		// A distribution that fails once, so the release makes its retry too.
+		world.failNextDistribution = "a failure to retry";
+		const released = await bunTask(["release"], { cwd: project.dir, env });
+		expect(released.stderr).not.toContain("✗");
+		expect(released.exitCode).toBe(0);
 		const seen = new Set(standIn.calls);
 		const code = codeOperations();
 		const role = roleActions("PublishRole");

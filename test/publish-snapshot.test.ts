@@ -53,7 +53,7 @@ describe("ensureSnapshot", () => {
 		clients = standInClients(standIn);
 	});
 	afterEach(async () => {
-		closeClients(clients);
+		closeClients(Object.values(clients));
 		await standIn.stop();
 	});
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { StandIn } from "./aws/stand-in.ts";
+import { killAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import { leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
 import {
@@ -310,12 +310,7 @@ describe("a SIGKILL between any two AWS steps, then a re-run", () => {
 				stdout: "ignore",
 				stderr: "pipe",
 			});
-			let seen = 0;
-			standIn.hooks.set(operation, () => {
-				if (++seen !== arrival) return undefined;
-				child.kill("SIGKILL");
-				return "drop";
-			});
+			killAfter(standIn, child, operation, arrival);
 			expect(await child.exited).toBe(137);
 			standIn.hooks.clear();
 			expect(existsSync(amiJson)).toBe(false);

@@ -16,6 +16,8 @@ export interface Registry {
 	/** What a child process needs to trust the registry's certificate. */
 	env: Record<string, string>;
 	dir: string;
+	/** What the registry serves for `repository:tag` (its manifest and digest), read with skopeo as a user would. */
+	serves: (reference: string) => { digest: string; manifest: string } | undefined;
 	stop: () => Promise<void>;
 }
 
@@ -82,11 +84,26 @@ export async function startRegistry(): Promise<Registry> {
 		if (i === 99) throw new Error(`docker-registry did not come up on ${host}`);
 		await Bun.sleep(50);
 	}
+	const auth = join(dir, "test-auth.json");
+	const login = Buffer.from(`AWS:${password}`).toString("base64");
+	writeFileSync(auth, JSON.stringify({ auths: { [host]: { auth: login } } }));
+	const env = { SSL_CERT_FILE: cert };
 	return {
 		host,
 		password,
-		env: { SSL_CERT_FILE: cert },
+		env,
 		dir,
+		serves: (reference) => {
+			const inspect = Bun.spawnSync(
+				["skopeo", "inspect", "--raw", "--authfile", auth, `docker://${host}/${reference}`],
+				{ env: { ...process.env, ...env }, stderr: "pipe" },
+			);
+			if (inspect.exitCode !== 0) return undefined;
+			return {
+				digest: `sha256:${new Bun.CryptoHasher("sha256").update(inspect.stdout).digest("hex")}`,
+				manifest: inspect.stdout.toString(),
+			};
+		},
 		stop: async () => {
 			child.kill();
 			await child.exited;

@@ -123,7 +123,7 @@ describe("clean", () => {
 		const run = await clean("--kind", "everything");
 		expect(run.exitCode).toBe(2);
 		expect(run.stderr).toContain(
-			'Invalid value "everything" for --kind; use one of oci-container, virtual-machine, infrastructure.',
+			'Invalid value "everything" for --kind; use one of oci-container, virtual-machine, infrastructure, release.',
 		);
 	});
 });

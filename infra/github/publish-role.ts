@@ -4,6 +4,9 @@ import type { Construct } from "constructs";
 import { ec2ImageArns, stackArnPattern } from "../arns.ts";
 import type { AmiDistribution } from "../distribution.ts";
 import { acceptStackWildcard, acceptWildcard } from "../findings.ts";
+import { SYSTEM_ARCHITECTURES } from "../publish/architectures.ts";
+import { DISTRIBUTION_TAG, RETRIES_TAG } from "../publish/distribute.ts";
+import { PURPOSE_TAG, SMOKE_TEST_TAG } from "../publish/smoke-test.ts";
 import type { PublicRepository } from "../repository.ts";
 import { MANAGED_BY } from "../tags.ts";
 import type { GitHubOidc } from "./oidc.ts";
@@ -38,7 +41,7 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			"*",
-			"ec2:DescribeImages and DescribeSnapshots (the idempotency look-ups), GetEbsEncryptionByDefault, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken support no resource-level permissions.",
+			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (the idempotency look-ups), GetEbsEncryptionByDefault, GetImageBlockPublicAccessState, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken support no resource-level permissions.",
 		);
 		acceptWildcard(
 			this,
@@ -48,9 +51,133 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:ec2:${stack.region}::image/*`,
-			"An AMI's ID exists only after RegisterImage; registering and tagging require the ManagedBy tag on the request, deprecating requires it on the AMI.",
+			"An AMI's ID exists only after RegisterImage; registering and tagging require the ManagedBy tag on the request; deprecating, launching a smoke test and tagging release's steps (only those tag keys) require it on the AMI.",
+		);
+		const ec2InHome = (resource: string) =>
+			`arn:<AWS::Partition>:ec2:${stack.region}:<AWS::AccountId>:${resource}/*`;
+		acceptWildcard(
+			this,
+			ec2InHome("instance"),
+			"A smoke-test instance's ID exists only after RunInstances; launching requires the ManagedBy and Purpose tags on the request, t3.nano or t4g.nano and IMDSv2; reading its console and terminating it require those tags on the instance.",
+		);
+		acceptWildcard(
+			this,
+			ec2InHome("volume"),
+			"The smoke-test instance's root volume is made by RunInstances; it must be tagged ManagedBy on launch.",
+		);
+		for (const resource of ["network-interface", "subnet", "security-group"]) {
+			acceptWildcard(
+				this,
+				ec2InHome(resource),
+				"RunInstances in the account's default VPC names its default subnet and security group and creates a network interface, none known in advance; the instance statement limits what may be launched.",
+			);
+		}
+		acceptWildcard(
+			this,
+			`arn:<AWS::Partition>:imagebuilder:${stack.region}:<AWS::AccountId>:image/*`,
+			"DistributeImage creates an Image Builder image whose ARN exists only after the call; release follows (GetImage), retries and tags only the images it started.",
 		);
 	}
+}
+
+/**
+ * What `release` adds: the smoke test (only the smallest instance types,
+ * IMDSv2 only, only from this project's AMIs, tagged on launch; reading and
+ * terminating only those instances), the AMI tags that make it resumable,
+ * and Image Builder's DistributeImage with this stack's configuration and role.
+ */
+function releaseStatements(stack: Stack, props: PublishRoleProps): PolicyStatement[] {
+	const region = stack.region;
+	const { image } = ec2ImageArns(stack, region);
+	const ec2 = (resource: string) =>
+		stack.formatArn({ service: "ec2", region, resource, resourceName: "*" });
+	const managed = { [`aws:ResourceTag/${MANAGED_BY.key}`]: MANAGED_BY.value };
+	const smokeTestInstances = {
+		...managed,
+		[`aws:ResourceTag/${PURPOSE_TAG.key}`]: PURPOSE_TAG.value,
+	};
+	const imageBuilderImages = stack.formatArn({
+		service: "imagebuilder",
+		resource: "image",
+		resourceName: "*",
+	});
+	return [
+		new PolicyStatement({
+			sid: "LaunchSmokeTestInstances",
+			actions: ["ec2:RunInstances"],
+			resources: [ec2("instance")],
+			conditions: {
+				StringEquals: {
+					[`aws:RequestTag/${MANAGED_BY.key}`]: MANAGED_BY.value,
+					[`aws:RequestTag/${PURPOSE_TAG.key}`]: PURPOSE_TAG.value,
+					"ec2:InstanceType": Object.values(SYSTEM_ARCHITECTURES).map((system) => system.smoke),
+					"ec2:MetadataHttpTokens": "required",
+				},
+			},
+		}),
+		new PolicyStatement({
+			sid: "LaunchWithTaggedVolumes",
+			actions: ["ec2:RunInstances"],
+			resources: [ec2("volume")],
+			conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_BY.key}`]: MANAGED_BY.value } },
+		}),
+		new PolicyStatement({
+			sid: "LaunchOwnImages",
+			actions: ["ec2:RunInstances"],
+			resources: [image],
+			conditions: { StringEquals: managed },
+		}),
+		new PolicyStatement({
+			sid: "LaunchInTheDefaultNetwork",
+			actions: ["ec2:RunInstances"],
+			resources: [ec2("network-interface"), ec2("subnet"), ec2("security-group")],
+		}),
+		new PolicyStatement({
+			sid: "TagSmokeTestInstancesOnLaunch",
+			actions: ["ec2:CreateTags"],
+			resources: [ec2("instance"), ec2("volume")],
+			conditions: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
+		}),
+		new PolicyStatement({
+			sid: "WatchAndEndSmokeTestInstances",
+			actions: ["ec2:GetConsoleOutput", "ec2:TerminateInstances"],
+			resources: [ec2("instance")],
+			conditions: { StringEquals: smokeTestInstances },
+		}),
+		new PolicyStatement({
+			sid: "RecordReleaseStepsOnOwnImages",
+			actions: ["ec2:CreateTags"],
+			resources: [image],
+			conditions: {
+				StringEquals: managed,
+				// Only the tags that record release's steps on the private AMI.
+				"ForAllValues:StringEquals": {
+					"aws:TagKeys": [SMOKE_TEST_TAG, DISTRIBUTION_TAG, RETRIES_TAG],
+				},
+			},
+		}),
+		new PolicyStatement({
+			sid: "CheckInstancesAndPublicSharing",
+			actions: ["ec2:DescribeInstances", "ec2:GetImageBlockPublicAccessState"],
+			resources: ["*"],
+		}),
+		new PolicyStatement({
+			sid: "DistributeWithThisConfiguration",
+			actions: ["imagebuilder:DistributeImage"],
+			resources: [props.distribution.configuration.attrArn, imageBuilderImages],
+		}),
+		new PolicyStatement({
+			sid: "FollowAndRetryDistributions",
+			actions: ["imagebuilder:GetImage", "imagebuilder:RetryImage", "imagebuilder:TagResource"],
+			resources: [imageBuilderImages],
+		}),
+		new PolicyStatement({
+			sid: "PassTheDistributionRole",
+			actions: ["iam:PassRole"],
+			resources: [props.distribution.executionRole.roleArn],
+			conditions: { StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" } },
+		}),
+	];
 }
 
 function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStatement[] {
@@ -122,6 +249,7 @@ function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 			],
 			resources: [props.repository.repositoryArn],
 		}),
+		...releaseStatements(stack, props),
 		new PolicyStatement({
 			sid: "ReadStackOutputs",
 			actions: ["cloudformation:DescribeStacks"],

@@ -16,6 +16,7 @@ import {
 import { SYSTEM_ARCHITECTURES, type System } from "./architectures.ts";
 import type { AwsCalls } from "./calls.ts";
 import { errorCode, PublishError } from "./errors.ts";
+import { pollUntil } from "./poll.ts";
 
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -132,24 +133,25 @@ async function registerImage(request: ImageRequest): Promise<{ image?: Image; ex
 }
 
 /** Waits until the AMI is `available`, polling with backoff. */
-async function waitAvailable(calls: AwsCalls, ec2: EC2Client, imageId: string): Promise<Image> {
-	const deadline = Date.now() + 30 * 60_000;
-	for (let delay = 250; ; delay = Math.min(delay * 2, 15_000)) {
-		const found = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
-		const image = found.Images?.[0];
-		if (image?.State === "available") return image;
-		if (image?.State !== "pending") {
+function waitAvailable(calls: AwsCalls, ec2: EC2Client, imageId: string): Promise<Image> {
+	return pollUntil(
+		async () => {
+			const found = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
+			const image = found.Images?.[0];
+			if (image?.State === "available") return image;
+			if (image?.State === "pending") return undefined;
 			throw new PublishError(
 				`AMI ${imageId} is ${image?.State ?? "missing"}${image?.StateReason?.Message ? ` (${image.StateReason.Message})` : ""}, not available; deregister it (\`aws ec2 deregister-image --region us-east-1 --image-id ${imageId}\`) and run the task again.`,
 			);
-		}
-		if (Date.now() > deadline) {
-			throw new PublishError(
-				`AMI ${imageId} was still pending after 30 minutes; run the task again later, it will wait for it.`,
-			);
-		}
-		await Bun.sleep(delay);
-	}
+		},
+		{
+			limitMs: 30 * 60_000,
+			late: () =>
+				new PublishError(
+					`AMI ${imageId} was still pending after 30 minutes; run the task again later, it will wait for it.`,
+				),
+		},
+	);
 }
 
 /**

@@ -26,6 +26,7 @@ import {
 import { BLOCK_SIZE, BlockPool, blockCount, dataBlocks, uploadPlan } from "./blocks.ts";
 import type { AwsCalls } from "./calls.ts";
 import { errorCode, PublishError } from "./errors.ts";
+import { pollUntil } from "./poll.ts";
 
 const GIB = 1024 ** 3;
 
@@ -270,22 +271,23 @@ async function snapshotStatus(
 
 /** Waits until the snapshot is `completed` (AWS checks the blocks and the checksum), polling with backoff. */
 async function waitCompleted(request: SnapshotRequest, snapshotId: string): Promise<void> {
-	const deadline = Date.now() + 60 * 60_000;
-	for (let delay = 250; ; delay = Math.min(delay * 2, 15_000)) {
-		const status = await snapshotStatus(request, snapshotId);
-		if (status === "completed") return;
-		if (status !== "pending") {
+	await pollUntil(
+		async () => {
+			const status = await snapshotStatus(request, snapshotId);
+			if (status === "completed") return true;
+			if (status === "pending") return undefined;
 			throw new PublishError(
 				`Snapshot ${snapshotId} ended ${status ?? "missing"} instead of completed (AWS rejected its blocks or checksum); run the task again to upload it anew.`,
 			);
-		}
-		if (Date.now() > deadline) {
-			throw new PublishError(
-				`Snapshot ${snapshotId} was still pending after an hour; run the task again later, it will wait for it.`,
-			);
-		}
-		await Bun.sleep(delay);
-	}
+		},
+		{
+			limitMs: 60 * 60_000,
+			late: () =>
+				new PublishError(
+					`Snapshot ${snapshotId} was still pending after an hour; run the task again later, it will wait for it.`,
+				),
+		},
+	);
 }
 
 /** The image as a completed snapshot of this build: reused, resumed or uploaded. */

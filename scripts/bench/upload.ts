@@ -28,7 +28,7 @@ const result = await ensureSnapshot({
 	state: {},
 	saveState: () => {},
 });
-closeClients(clients);
+closeClients(Object.values(clients));
 console.log(
 	JSON.stringify({
 		seconds: (performance.now() - started) / 1000,

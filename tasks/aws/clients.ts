@@ -9,6 +9,7 @@ import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
+import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { HOME_REGION } from "../../infra/home-region.ts";
 
@@ -36,21 +37,47 @@ export interface PublishClients {
 	ebs: EBSClient;
 	ec2: EC2Client;
 	ecrPublic: ECRPUBLICClient;
+	imagebuilder: ImagebuilderClient;
+	/** EC2 in another region (the distribution's regions), made on first use. */
+	ec2In: (region: string) => EC2Client;
 }
 
-export function publishClients(region = HOME_REGION): PublishClients {
-	return {
+/** EC2 clients by region, made once each. */
+export function ec2ByRegion(
+	make: (region: string) => EC2Client,
+	home: EC2Client,
+	homeRegion: string,
+) {
+	const clients = new Map<string, EC2Client>([[homeRegion, home]]);
+	const ec2In = (region: string) => {
+		let client = clients.get(region);
+		if (client === undefined) {
+			client = make(region);
+			clients.set(region, client);
+		}
+		return client;
+	};
+	return { ec2In, all: () => [...clients.values()] };
+}
+
+export function publishClients(region = HOME_REGION): PublishClients & { close: () => void } {
+	const ec2 = new EC2Client(clientSettings(region));
+	const regional = ec2ByRegion((other) => new EC2Client(clientSettings(other)), ec2, region);
+	const clients = {
 		region,
 		cloudFormation: new CloudFormationClient(clientSettings(region)),
 		ebs: new EBSClient(clientSettings(region)),
-		ec2: new EC2Client(clientSettings(region)),
+		ec2,
 		ecrPublic: new ECRPUBLICClient(clientSettings(region)),
+		imagebuilder: new ImagebuilderClient(clientSettings(region)),
+		ec2In: regional.ec2In,
 	};
+	return { ...clients, close: () => closeClients([...Object.values(clients), ...regional.all()]) };
 }
 
 /** Closes the clients' sockets, so the process can exit. */
-export function closeClients(clients: object): void {
-	for (const client of Object.values(clients)) {
+export function closeClients(clients: unknown[]): void {
+	for (const client of clients) {
 		if (client && typeof client === "object" && "destroy" in client) {
 			(client as { destroy: () => void }).destroy();
 		}

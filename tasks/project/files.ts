@@ -2,8 +2,19 @@
  * Reading the project's data files and replacing outputs without a moment
  * where they are missing or half-written.
  */
-import { readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+	existsSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	symlinkSync,
+	writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
 import { TaskError } from "../runner/errors.ts";
+import type { TaskContext } from "../runner/task.ts";
 
 /** A JSON file's content, or a TaskError that names the file and what is wrong with it. */
 export function readJson(path: string): Record<string, unknown> {
@@ -53,4 +64,30 @@ export function writeJsonAtomically(path: string, value: unknown, mode = 0o644):
 		rmSync(temporary, { force: true });
 		throw error;
 	}
+}
+
+/**
+ * Removes the directories `privateDirectory` made under `base` for processes
+ * that are gone: a `kill -9` skips the cleanup, and what they hold (a login,
+ * a tool's state) must not outlive its run for long.
+ */
+export function removeStaleDirectories(base: string, prefix: string): void {
+	for (const name of readdirSync(base)) {
+		if (!name.startsWith(prefix)) continue;
+		const pid = Number(name.slice(prefix.length).split("-")[0]);
+		if (!Number.isInteger(pid) || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
+		rmSync(join(base, name), { recursive: true, force: true });
+	}
+}
+
+/**
+ * A directory only this user can enter (mkdtemp's 0700) under `base`, named
+ * `<prefix><pid>-…` so a later run can tell when it is stale, and removed
+ * when the step ends however it ends (Ctrl-C too).
+ */
+export function privateDirectory(context: TaskContext, base: string, prefix: string): string {
+	removeStaleDirectories(base, prefix);
+	const dir = mkdtempSync(join(base, `${prefix}${process.pid}-`));
+	context.temporary(dir);
+	return dir;
 }

@@ -74,3 +74,18 @@ export const publishOptions = {
 	},
 } as const;
 export type PublishOptions = OptionValues<typeof publishOptions>;
+
+export const releaseOptions = {
+	"smoke-test": {
+		type: "boolean",
+		doc: "Boot each private AMI on EC2 and wait for its boot marker before anything is distributed.",
+		default: true,
+	},
+	"smoke-test-timeout": {
+		type: "string",
+		doc: "How long the smoke test waits for the boot marker: seconds (90s) or minutes (10m).",
+		placeholder: "duration",
+		default: "10m",
+	},
+} as const;
+export type ReleaseOptions = OptionValues<typeof releaseOptions>;

@@ -11,11 +11,19 @@
 // Plain string paths, no node:path: the catalog imports this module on the `--list` path.
 
 /** What tasks produce, one directory each under outputs/main/. */
-export const OUTPUT_KINDS = ["oci-container", "virtual-machine", "infrastructure"] as const;
+export const OUTPUT_KINDS = [
+	"oci-container",
+	"virtual-machine",
+	"infrastructure",
+	"release",
+] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 /** Kinds with one output for every system, not one per system. */
-export const SYSTEMLESS_KINDS = ["infrastructure"] as const satisfies readonly OutputKind[];
+export const SYSTEMLESS_KINDS = [
+	"infrastructure",
+	"release",
+] as const satisfies readonly OutputKind[];
 
 /** The images, and the files each flake package must contain (stable name → path in the package). */
 export const IMAGE_FILES = {
@@ -76,6 +84,11 @@ export function publishOutput(root: string, kind: ImageKind, system: string) {
 	};
 }
 
+/** What `release` writes: the release manifest, the public pointer to every published image. */
+export function releaseOutput(root: string) {
+	return { json: `${outputDir(root, "release")}.json`, dir: outputDir(root, "release") };
+}
+
 /**
  * The cloud assembly `synth` writes (cdk.json "output"), what `deploy` learns
  * beside it, and synth's own working paths next to it.
@@ -108,6 +121,7 @@ export function isStackOutputsFile(name: string): boolean {
 
 /** Everything of one kind of output: its directory and any working paths beside it. */
 export function kindPaths(root: string, kind: OutputKind): string[] {
+	if (kind === "release") return [releaseOutput(root).json, releaseOutput(root).dir];
 	if (kind !== "infrastructure") return [outputDir(root, kind)];
 	const { dir, staging, contextFile, rejected, previous, stamp } = infrastructureOutput(root);
 	return [dir, staging, contextFile, rejected, previous, stamp];

@@ -4,9 +4,7 @@
  * layout the build made, so the registry serves the build's own digest;
  * container.json is written beside the image, last.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { relative } from "node:path";
 import { SYSTEM_ARCHITECTURES, type System } from "../../infra/publish/architectures.ts";
 import type { AwsCalls } from "../../infra/publish/calls.ts";
 import { registryAuth, repositoryUri } from "../../infra/publish/repository.ts";
@@ -17,7 +15,8 @@ import { type OciImage, readOciImage } from "../project/oci-layout.ts";
 import { publishOutput } from "../project/outputs.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
-import { pushLayout, requireSkopeo, type SkopeoFiles, servedDigest } from "../skopeo/cli.ts";
+import { privateFiles } from "../skopeo/auth.ts";
+import { pushLayout, requireSkopeo, servedDigest } from "../skopeo/cli.ts";
 
 /** What container.json records: enough for `release` to join the architectures on a machine without images. */
 export interface ContainerRecord {
@@ -36,41 +35,6 @@ export interface ContainerRecord {
 /** A Docker tag may hold letters, digits, _ . - (at most 128). */
 function tagSafe(text: string): string {
 	return text.replace(/[^\w.-]/g, "_");
-}
-
-const AUTH_PREFIX = "nix-images-auth-";
-
-/**
- * Removes the auth directories of runs that are gone: a `kill -9` skips the
- * cleanup, and a login must not outlive its run for long.
- */
-function removeStaleAuthDirectories(): void {
-	for (const name of readdirSync(tmpdir())) {
-		const pid = Number(name.slice(AUTH_PREFIX.length).split("-")[0]);
-		if (!name.startsWith(AUTH_PREFIX) || !Number.isInteger(pid) || pid === process.pid) continue;
-		if (!existsSync(`/proc/${pid}`)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
-	}
-}
-
-/**
- * The registry login in a private place: a directory only this user can
- * enter (named for this process, so a later run can tell it is stale),
- * removed when the step ends however it ends (Ctrl-C too), with the auth file
- * mode 0600. Only its path ever appears on a command line.
- */
-function privateFiles(context: TaskContext, registry: string, auth: string): SkopeoFiles {
-	removeStaleAuthDirectories();
-	const dir = mkdtempSync(join(tmpdir(), `${AUTH_PREFIX}${process.pid}-`));
-	context.temporary(dir);
-	const files = { authFile: join(dir, "auth.json"), policy: join(dir, "policy.json") };
-	writeFileSync(files.authFile, JSON.stringify({ auths: { [registry]: { auth } } }), {
-		mode: 0o600,
-	});
-	// Our own image, pushed by us: no signature requirement (the system's policy may not exist).
-	writeFileSync(files.policy, JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }), {
-		mode: 0o600,
-	});
-	return files;
 }
 
 /** What the container part publishes, checked before anything of any part is uploaded. */

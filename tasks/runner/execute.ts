@@ -1,7 +1,8 @@
-import { appendFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { relative } from "node:path";
 import { CommandFailed, describeFileSystemError, TaskError, UsageError } from "./errors.ts";
 import {
+	appendStepSummary,
 	endGroup,
 	errorAnnotation,
 	onGitHubActions,
@@ -92,10 +93,11 @@ async function preflightRefusal(
 	return undefined;
 }
 
-/** What a step holds until it ends: its locks, and paths to remove. */
+/** What a step holds until it ends: cleanups to run, paths to remove, its locks. */
 class StepResources {
 	private readonly locks: Lock[] = [];
 	private readonly temporaries: string[] = [];
+	private readonly cleanups: (() => Promise<void>)[] = [];
 
 	constructor(private readonly settings: ExecuteSettings) {}
 
@@ -106,6 +108,26 @@ class StepResources {
 
 	temporary(path: string): void {
 		this.temporaries.push(path);
+	}
+
+	cleanup(action: () => Promise<void>): () => void {
+		this.cleanups.push(action);
+		return () => {
+			const index = this.cleanups.indexOf(action);
+			if (index !== -1) this.cleanups.splice(index, 1);
+		};
+	}
+
+	/** Runs the cleanups (latest first), then releases the rest; never throws. */
+	async finish(): Promise<void> {
+		for (const action of this.cleanups.splice(0).reverse()) {
+			try {
+				await action();
+			} catch (error) {
+				process.stderr.write(`warning: a cleanup failed: ${(error as Error).message}\n`);
+			}
+		}
+		this.release();
 	}
 
 	/** Removes the temporaries, then releases the locks; never throws. */
@@ -138,22 +160,12 @@ export async function execute(
 		result: "not run",
 		milliseconds: undefined,
 	}));
-	// Best effort: the run's outcome never depends on the summary file being writable.
-	const writeSummary = () => {
-		const file = settings.env?.GITHUB_STEP_SUMMARY;
-		if (!github || !file) return;
-		try {
-			appendFileSync(file, timingTable(rows));
-		} catch (error) {
-			const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-			process.stderr.write(`warning: could not append to $GITHUB_STEP_SUMMARY (${reason}).\n`);
-		}
-	};
+	const writeSummary = () => appendStepSummary(timingTable(rows), settings.env);
 	let current: number | undefined;
 	const resources = new StepResources(settings);
 	installSignalHandlers();
-	onInterrupt(() => {
-		resources.release();
+	onInterrupt(async () => {
+		await resources.finish();
 		const row = current === undefined ? undefined : rows[current];
 		if (row) row.result = `interrupted (${interruptedBy()})`;
 		if (github && current !== undefined) process.stderr.write(endGroup());
@@ -191,10 +203,12 @@ export async function execute(
 				log: (message) => process.stderr.write(`${step.task}: ${message}\n`),
 				lock: (path) => resources.lock(path),
 				temporary: (path) => resources.temporary(path),
+				cleanup: (action) => resources.cleanup(action),
+				ranEarlier: (task) => steps.slice(0, index).some((earlier) => earlier.task === task),
 			});
 		} catch (error) {
 			if (interruptedBy() !== undefined) return untilExit();
-			resources.release();
+			await resources.finish();
 			const elapsed = performance.now() - started;
 			const failure = describeFailure(step.task, error, settings.root);
 			row.result = `failed (exit ${failure.exitCode})`;
@@ -214,7 +228,7 @@ export async function execute(
 			writeSummary();
 			return failure.exitCode;
 		}
-		resources.release();
+		await resources.finish();
 		const elapsed = performance.now() - started;
 		row.result = settings.dryRun ? "dry run" : "succeeded";
 		row.milliseconds = elapsed;

@@ -3,6 +3,7 @@
  * per failure, a timing table in the step summary.
  * https://docs.github.com/actions/reference/workflows-and-actions/workflow-commands
  */
+import { appendFileSync } from "node:fs";
 
 export function onGitHubActions(env: Record<string, string | undefined> = process.env): boolean {
 	return env.GITHUB_ACTIONS === "true";
@@ -56,4 +57,22 @@ export function timingTable(rows: readonly TimingRow[]): string {
 		"",
 	];
 	return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Appends Markdown to the step summary when running on GitHub Actions. Best
+ * effort: the run's outcome never depends on the summary file being writable.
+ */
+export function appendStepSummary(
+	markdown: string,
+	env: Record<string, string | undefined> = process.env,
+): void {
+	const file = env.GITHUB_STEP_SUMMARY;
+	if (!onGitHubActions(env) || !file) return;
+	try {
+		appendFileSync(file, markdown);
+	} catch (error) {
+		const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+		process.stderr.write(`warning: could not append to $GITHUB_STEP_SUMMARY (${reason}).\n`);
+	}
 }

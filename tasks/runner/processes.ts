@@ -18,8 +18,11 @@ type HandledSignal = keyof typeof EXIT_CODES;
 /** How long children get to exit after the signal before they are killed outright. */
 const GRACE_MS = 5000;
 
+/** How long the cleanups of an interrupted run (e.g. terminating an instance) may take. */
+const CLEANUP_MS = 30_000;
+
 const running = new Set<RunningChild>();
-const interruptHooks: (() => void)[] = [];
+const interruptHooks: (() => void | Promise<void>)[] = [];
 let interruption: HandledSignal | undefined;
 let installed = false;
 
@@ -35,9 +38,24 @@ export function interruptedBy(): HandledSignal | undefined {
 	return interruption;
 }
 
-/** Runs just before the runner exits on a signal (e.g. to close a CI log group). */
-export function onInterrupt(hook: () => void): void {
+/**
+ * Runs just before the runner exits on a signal (e.g. to close a CI log group,
+ * or to terminate an instance): hooks run in order, each awaited, all within
+ * a time limit.
+ */
+export function onInterrupt(hook: () => void | Promise<void>): void {
 	interruptHooks.push(hook);
+}
+
+async function runInterruptHooks(): Promise<void> {
+	const all = (async () => {
+		for (const hook of interruptHooks) {
+			try {
+				await hook();
+			} catch {}
+		}
+	})();
+	await Promise.race([all, Bun.sleep(CLEANUP_MS)]);
 }
 
 /** A promise that never settles: code that notices the interruption waits here for the exit. */
@@ -67,10 +85,9 @@ function handle(signal: HandledSignal): void {
 		process.exit(EXIT_CODES[interruption]);
 	}
 	interruption = signal;
-	stopEverything(signal).finally(() => {
-		for (const hook of interruptHooks) hook();
-		process.exit(EXIT_CODES[signal]);
-	});
+	stopEverything(signal)
+		.then(runInterruptHooks)
+		.finally(() => process.exit(EXIT_CODES[signal]));
 }
 
 /** Installs the SIGINT/SIGTERM/SIGHUP handlers once. */

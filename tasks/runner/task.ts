@@ -33,6 +33,17 @@ export interface TaskContext<V = Record<string, unknown>> {
 	 * failure, Ctrl-C): staging directories, files with secrets.
 	 */
 	temporary: (path: string) => void;
+	/**
+	 * Registers something to undo when the step ends, however it ends (Ctrl-C
+	 * too, awaited for up to 30 s), such as terminating a test instance. Returns
+	 * a function that unregisters it, for when it was done already.
+	 */
+	cleanup: (action: () => Promise<void>) => () => void;
+	/**
+	 * Whether `task` ran earlier in this run: under --dry-run, what it would
+	 * have made does not exist yet, and a later step says so instead of failing.
+	 */
+	ranEarlier: (task: string) => boolean;
 }
 
 /**

@@ -7,6 +7,7 @@
 import { WITHOUT_AWS_CREDENTIALS } from "../aws/credentials.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { RunOptions, Shell } from "../runner/shell.ts";
+import type { SkopeoFiles } from "./auth.ts";
 
 export const INSTALL_SKOPEO =
 	"enter the dev shell (`nix develop`), or install skopeo (`apt-get install skopeo` on Debian and Ubuntu; GitHub's runners have it)";
@@ -16,38 +17,43 @@ export function requireSkopeo(): void {
 		throw new TaskError(`\`skopeo\` is not on PATH; ${INSTALL_SKOPEO}.`);
 }
 
-/** Files skopeo reads: the registry login and a signature policy that accepts our own image. */
-export interface SkopeoFiles {
-	authFile: string;
-	policy: string;
-}
-
 /** skopeo's environment: the runner's, without AWS credentials (it needs none: the auth file logs it in). */
-function skopeo($: Shell, options: RunOptions = {}) {
+export function withoutCredentials($: Shell, options: RunOptions = {}) {
 	return $({ ...options, env: { ...WITHOUT_AWS_CREDENTIALS, ...options.env } });
 }
 
 /**
- * The digest the registry serves for `reference` (sha256 of the manifest's
- * bytes), or undefined when the tag does not exist. A read: it runs under --dry-run too.
+ * The manifest the registry serves for `reference` (its bytes and their
+ * sha256 digest), or undefined when the tag does not exist. A read: it runs
+ * under --dry-run too.
  */
-export async function servedDigest(
+export async function servedManifest(
 	$: Shell,
 	reference: string,
 	files: SkopeoFiles,
-): Promise<string | undefined> {
-	const inspect = await skopeo($, {
+): Promise<{ digest: string; raw: string } | undefined> {
+	const inspect = await withoutCredentials($, {
 		quiet: true,
 		probe: true,
 		nothrow: true,
 	})`skopeo --policy ${files.policy} inspect --raw --retry-times 3 --authfile ${files.authFile} ${reference}`;
 	if (inspect.exitCode === 0) {
-		return `sha256:${new Bun.CryptoHasher("sha256").update(inspect.stdout).digest("hex")}`;
+		const digest = `sha256:${new Bun.CryptoHasher("sha256").update(inspect.stdout).digest("hex")}`;
+		return { digest, raw: inspect.stdout };
 	}
 	if (/manifest unknown|not found|unknown tag|404/i.test(inspect.stderr)) return undefined;
 	throw new TaskError(
 		`skopeo could not read ${reference} (${inspect.stderr.trim().split("\n").pop()}); check the registry and run the task again.`,
 	);
+}
+
+/** The digest the registry serves for `reference`, or undefined when the tag does not exist. */
+export async function servedDigest(
+	$: Shell,
+	reference: string,
+	files: SkopeoFiles,
+): Promise<string | undefined> {
+	return (await servedManifest($, reference, files))?.digest;
 }
 
 /**
@@ -61,7 +67,26 @@ export async function pushLayout(
 	reference: string,
 	files: SkopeoFiles,
 ): Promise<void> {
-	await skopeo(
+	await withoutCredentials(
 		$,
 	)`skopeo --policy ${files.policy} copy --preserve-digests --retry-times 3 --dest-authfile ${files.authFile} oci:${layout}:${refName} ${reference}`;
+}
+
+/**
+ * Points `tag` at what `digest` names in the same repository (an index with
+ * its images): a moving tag, moved only when it does not already point there.
+ */
+export async function moveTag(
+	$: Shell,
+	repository: string,
+	digest: string,
+	tag: string,
+	files: SkopeoFiles,
+): Promise<"moved" | "unchanged"> {
+	const target = `docker://${repository}:${tag}`;
+	if ((await servedDigest($, target, files)) === digest) return "unchanged";
+	await withoutCredentials(
+		$,
+	)`skopeo --policy ${files.policy} copy --all --preserve-digests --retry-times 3 --src-authfile ${files.authFile} --dest-authfile ${files.authFile} docker://${repository}@${digest} ${target}`;
+	return "moved";
 }

@@ -3,23 +3,27 @@ import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
-import { clientSettings, type PublishClients } from "../../tasks/aws/clients.ts";
+import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
+import { clientSettings, ec2ByRegion, type PublishClients } from "../../tasks/aws/clients.ts";
 import type { StandIn } from "./stand-in.ts";
 
 export function standInClients(standIn: StandIn): PublishClients {
-	const settings = {
-		...clientSettings("us-east-1"),
+	const settings = (region: string) => ({
+		...clientSettings(region),
 		endpoint: standIn.url,
 		credentials: {
 			accessKeyId: standIn.env.AWS_ACCESS_KEY_ID ?? "",
 			secretAccessKey: standIn.env.AWS_SECRET_ACCESS_KEY ?? "",
 		},
-	};
+	});
+	const ec2 = new EC2Client(settings("us-east-1"));
 	return {
 		region: "us-east-1",
-		cloudFormation: new CloudFormationClient(settings),
-		ebs: new EBSClient(settings),
-		ec2: new EC2Client(settings),
-		ecrPublic: new ECRPUBLICClient(settings),
+		cloudFormation: new CloudFormationClient(settings("us-east-1")),
+		ebs: new EBSClient(settings("us-east-1")),
+		ec2,
+		ecrPublic: new ECRPUBLICClient(settings("us-east-1")),
+		imagebuilder: new ImagebuilderClient(settings("us-east-1")),
+		ec2In: ec2ByRegion((region) => new EC2Client(settings(region)), ec2, "us-east-1").ec2In,
 	};
 }

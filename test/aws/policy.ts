@@ -1,6 +1,6 @@
 /**
  * The two sides of the publish role's least privilege: the AWS operations the
- * publishing code can send (the SDK commands it imports), and the actions
+ * publishing and releasing code can send (the SDK commands it imports), and the actions
  * the synthesized role allows.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -11,12 +11,20 @@ import { buildApp } from "../../infra/app.ts";
 import { REPO } from "../fixtures/projects.ts";
 
 /** Where the publishing code lives: what the publish role runs. */
-const PUBLISHING_CODE = ["infra/publish", "tasks/publish", "tasks/aws", "tasks/publish.ts"];
+const PUBLISHING_CODE = [
+	"infra/publish",
+	"tasks/publish",
+	"tasks/release",
+	"tasks/aws",
+	"tasks/publish.ts",
+	"tasks/release.ts",
+];
 
 /** Actions a role needs that are no operation of their own, each with why. */
 export const IMPLIED_ACTIONS: Record<string, string> = {
-	"ec2:CreateTags":
-		"Tags given to StartSnapshot and RegisterImage are created under this permission.",
+	"iam:PassRole": "DistributeImage hands Image Builder the stack's distribution role.",
+	"imagebuilder:TagResource":
+		"The tags given to DistributeImage are put on its image under this permission.",
 	"sts:GetServiceBearerToken": "ECR Public's GetAuthorizationToken requires it.",
 	...Object.fromEntries(
 		[

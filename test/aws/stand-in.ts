@@ -27,6 +27,8 @@ export class AwsError extends Error {
 
 export interface StandInRequest {
 	service: string;
+	/** The region the request is signed for. */
+	region: string;
 	operation: string;
 	method: string;
 	path: string;
@@ -133,9 +135,11 @@ function send(response: ServerResponse, reply: StandInResponse): void {
 	response.end(body);
 }
 
-/** The service a request is signed for: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
-function serviceOf(headers: IncomingMessage["headers"]): string {
-	return headers.authorization?.match(/Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//)?.[1] ?? "";
+/** The region and service a request is signed for: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
+function scopeOf(headers: IncomingMessage["headers"]): { region: string; service: string } {
+	const [, region = "", service = ""] =
+		headers.authorization?.match(/Credential=[^/]+\/[^/]+\/([^/]+)\/([^/]+)\//) ?? [];
+	return { region, service };
 }
 
 export interface StandIn {
@@ -179,11 +183,12 @@ export async function startStandIn(services: Record<string, Service>): Promise<S
 		for await (const chunk of incoming) chunks.push(chunk as Buffer);
 		const body = Buffer.concat(chunks);
 		const url = new URL(incoming.url ?? "/", "http://stand-in");
-		const serviceName = serviceOf(incoming.headers);
+		const { region, service: serviceName } = scopeOf(incoming.headers);
 		const service = services[serviceName];
 		const isForm = String(incoming.headers["content-type"]).includes("x-www-form-urlencoded");
 		const partial = {
 			service: serviceName,
+			region,
 			method: incoming.method ?? "GET",
 			path: decodeURIComponent(url.pathname),
 			query: url.searchParams,
@@ -290,4 +295,22 @@ export async function startStandIn(services: Record<string, Service>): Promise<S
 			await new Promise<void>((resolve) => server.close(() => resolve()));
 		},
 	};
+}
+
+/**
+ * A crash between two steps: `child` is killed (SIGKILL) once the stand-in
+ * has done the `arrival`th request of `operation`, and that answer is dropped.
+ */
+export function killAfter(
+	standIn: StandIn,
+	child: { kill: (signal: "SIGKILL") => void },
+	operation: string,
+	arrival: number,
+): void {
+	let seen = 0;
+	standIn.hooks.set(operation, () => {
+		if (++seen !== arrival) return undefined;
+		child.kill("SIGKILL");
+		return "drop";
+	});
 }

@@ -48,6 +48,38 @@ export interface ImageRecord {
 	public: boolean;
 }
 
+export interface InstanceRecord {
+	id: string;
+	clientToken?: string;
+	imageId: string;
+	instanceType: string;
+	httpTokens?: string;
+	keyName?: string;
+	userData?: string;
+	shutdownBehavior?: string;
+	state: "pending" | "running" | "shutting-down" | "terminated";
+	tags: Record<string, string>;
+	/** GetConsoleOutput calls until the image's boot marker shows (undefined: it never does). */
+	pollsUntilBooted?: number;
+}
+
+export interface ImageBuilderImage {
+	arn: string;
+	clientToken: string;
+	sourceImage: string;
+	distributionConfigurationArn: string;
+	executionRole: string;
+	tags: Record<string, string>;
+	status: "PENDING" | "DISTRIBUTING" | "AVAILABLE" | "FAILED";
+	reason?: string;
+	/** GetImage polls until the next state. */
+	polls: number;
+	/** Whether this distribution fails once (before a RetryImage). */
+	failOnce?: string;
+	retryTokens: string[];
+	amis: { region: string; image: string; name: string }[];
+}
+
 export interface World {
 	snapshots: Map<string, SnapshotRecord>;
 	deletedSnapshots: SnapshotRecord[];
@@ -60,6 +92,16 @@ export interface World {
 	repositories: Map<string, string>;
 	/** What GetAuthorizationToken hands out: the password of user AWS at the registry. */
 	registryPassword: string;
+	instances: Map<string, InstanceRecord>;
+	/** The console line the images print once booted (nix/boot-marker.json's text, set by the tests). */
+	bootMarker: string;
+	/** GetConsoleOutput polls until a new instance has booted (undefined: it never boots). */
+	bootPolls: number | undefined;
+	imageBuilderImages: Map<string, ImageBuilderImage>;
+	/** The next DistributeImage fails once, with this reason. */
+	failNextDistribution?: string;
+	/** Regions where image block public access is on. */
+	blockPublicAccess: Set<string>;
 	nextId: (prefix: string) => string;
 }
 
@@ -74,6 +116,11 @@ export function createWorld(): World {
 		keepBlocks: true,
 		repositories: new Map(),
 		registryPassword: "",
+		instances: new Map(),
+		bootMarker: "nix-images: booted",
+		bootPolls: 1,
+		imageBuilderImages: new Map(),
+		blockPublicAccess: new Set(),
 		nextId: (prefix) => `${prefix}-${(++counter).toString(16).padStart(17, "0")}`,
 	};
 }

@@ -1,0 +1,252 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import {
+	CreateTagsCommand,
+	DescribeImagesCommand,
+	EC2Client,
+	GetImageBlockPublicAccessStateCommand,
+} from "@aws-sdk/client-ec2";
+import {
+	DistributeImageCommand,
+	GetImageCommand,
+	ImagebuilderClient,
+	RetryImageCommand,
+} from "@aws-sdk/client-imagebuilder";
+import { mockClient } from "aws-sdk-client-mock";
+import { AwsCalls } from "./calls.ts";
+import {
+	DISTRIBUTION_TAG,
+	distribute,
+	distributionToken,
+	RETRIES_TAG,
+	requirePublicSharing,
+} from "./distribute.ts";
+import { PublishError } from "./errors.ts";
+import { DEFAULT_RETRY_POLICY, RetryBudget } from "./retry.ts";
+
+const ec2Mock = mockClient(EC2Client);
+const imagebuilderMock = mockClient(ImagebuilderClient);
+afterEach(() => {
+	ec2Mock.reset();
+	imagebuilderMock.reset();
+});
+const BUILD = "0123456789abcdef";
+const CONFIGURATION = "arn:aws:imagebuilder:us-east-1:123456789012:distribution-configuration/nix";
+const ROLE = "arn:aws:iam::123456789012:role/Production-Distribution";
+const ARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/nixos/1.0.0/1";
+
+const calls = (dryRun = false, log: string[] = []) =>
+	new AwsCalls(
+		new RetryBudget({ ...DEFAULT_RETRY_POLICY, baseDelayMs: 1, maxDelayMs: 1 }),
+		dryRun,
+		(line) => log.push(line),
+	);
+
+function request(options: { dryRun?: boolean; log?: string[]; timeLimitMs?: number } = {}) {
+	const log = options.log ?? [];
+	return {
+		calls: calls(options.dryRun, log),
+		ec2: new EC2Client({ region: "us-east-1" }),
+		imagebuilder: new ImagebuilderClient({ region: "us-east-1" }),
+		imageId: "ami-1",
+		buildId: BUILD,
+		system: "x86_64-linux",
+		distributionConfigurationArn: CONFIGURATION,
+		executionRole: ROLE,
+		tags: { ManagedBy: "nix-images", BuildId: BUILD },
+		...(options.timeLimitMs ? { timeLimitMs: options.timeLimitMs } : {}),
+		log: (line: string) => log.push(line),
+	};
+}
+
+const state = (status: string, extra: object = {}) => ({
+	image: { arn: ARN, state: { status: status as never }, ...extra },
+});
+const AVAILABLE = state("AVAILABLE", {
+	outputResources: {
+		amis: [
+			{ region: "us-east-1", image: "ami-e1" },
+			{ region: "eu-west-1", image: "ami-w1" },
+		],
+	},
+});
+const amiTagged = (tags: { Key: string; Value: string }[]) => ({
+	Images: [{ ImageId: "ami-1", Tags: tags }],
+});
+
+describe("requirePublicSharing", () => {
+	test("names every region where image block public access is on, and how to turn it off", async () => {
+		const regional = new Map<string, EC2Client>();
+		const clientFor = (region: string) => {
+			const client = regional.get(region) ?? new EC2Client({ region });
+			regional.set(region, client);
+			return client;
+		};
+		ec2Mock.on(GetImageBlockPublicAccessStateCommand).callsFake(async (_input, getClient) => {
+			const region = await getClient().config.region();
+			return {
+				ImageBlockPublicAccessState: ["eu-west-1", "ap-south-1"].includes(region)
+					? "block-new-sharing"
+					: "unblocked",
+			};
+		});
+		const refusal = await requirePublicSharing(calls(), clientFor, [
+			"us-east-1",
+			"eu-west-1",
+			"ap-south-1",
+		]).catch((error) => error);
+		expect(refusal).toBeInstanceOf(PublishError);
+		expect(refusal.message).toBe(
+			"Image block public access is on in eu-west-1, ap-south-1, so the AMIs cannot be made public there; turn it off in each (`aws ec2 disable-image-block-public-access --region <region>`, which takes minutes to apply), or set publicAmis to false and run `bun task deploy`.",
+		);
+		expect(ec2Mock.commandCalls(GetImageBlockPublicAccessStateCommand)).toHaveLength(3);
+	});
+
+	test("passes when every region allows public sharing", async () => {
+		ec2Mock
+			.on(GetImageBlockPublicAccessStateCommand)
+			.resolves({ ImageBlockPublicAccessState: "unblocked" });
+		const ec2 = new EC2Client({ region: "us-east-1" });
+		await requirePublicSharing(calls(), () => ec2, ["us-east-1", "us-west-2"]);
+	});
+});
+
+describe("distribute", () => {
+	test("DistributeImage with the configuration, role, tags and a token from the build; the image recorded on the AMI; GetImage until AVAILABLE", async () => {
+		ec2Mock.on(DescribeImagesCommand).resolves(amiTagged([])).on(CreateTagsCommand).resolves({});
+		imagebuilderMock
+			.on(DistributeImageCommand)
+			.resolves({ imageBuildVersionArn: ARN })
+			.on(GetImageCommand)
+			.resolvesOnce(state("PENDING"))
+			.resolvesOnce(state("DISTRIBUTING"))
+			.resolves(AVAILABLE);
+		const log: string[] = [];
+		const distribution = await distribute(request({ log }));
+		expect(distribution).toEqual({
+			imageBuildVersionArn: ARN,
+			amis: { "us-east-1": "ami-e1", "eu-west-1": "ami-w1" },
+		});
+		expect(imagebuilderMock.commandCalls(DistributeImageCommand)[0]?.args[0].input).toEqual({
+			sourceImage: "ami-1",
+			distributionConfigurationArn: CONFIGURATION,
+			executionRole: ROLE,
+			tags: { ManagedBy: "nix-images", BuildId: BUILD },
+			clientToken: distributionToken(BUILD, CONFIGURATION),
+		});
+		expect(ec2Mock.commandCalls(CreateTagsCommand)[0]?.args[0].input).toEqual({
+			Resources: ["ami-1"],
+			Tags: [{ Key: DISTRIBUTION_TAG, Value: ARN }],
+		});
+		expect(log).toEqual([
+			"x86_64-linux: distribution pending.",
+			"x86_64-linux: distribution distributing.",
+			"x86_64-linux: distribution available.",
+		]);
+	});
+
+	test("a distribution recorded on the AMI is followed, not started again", async () => {
+		ec2Mock.on(DescribeImagesCommand).resolves(amiTagged([{ Key: DISTRIBUTION_TAG, Value: ARN }]));
+		imagebuilderMock.on(GetImageCommand).resolves(AVAILABLE);
+		expect((await distribute(request()))?.amis["eu-west-1"]).toBe("ami-w1");
+		expect(imagebuilderMock.commandCalls(DistributeImageCommand)).toHaveLength(0);
+		expect(ec2Mock.commandCalls(CreateTagsCommand)).toHaveLength(0);
+	});
+
+	test("FAILED: the reason, the retry counted on the AMI, RetryImage once with a token of its own", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves(amiTagged([{ Key: DISTRIBUTION_TAG, Value: ARN }]))
+			.on(CreateTagsCommand)
+			.resolves({});
+		imagebuilderMock
+			.on(GetImageCommand)
+			.resolvesOnce(state("FAILED", { state: { status: "FAILED", reason: "Throttled copy" } }))
+			.resolves(AVAILABLE)
+			.on(RetryImageCommand)
+			.resolves({ imageBuildVersionArn: ARN });
+		const log: string[] = [];
+		await distribute(request({ log }));
+		expect(log).toContain("x86_64-linux: distribution failed (Throttled copy); retrying once.");
+		expect(ec2Mock.commandCalls(CreateTagsCommand)[0]?.args[0].input).toEqual({
+			Resources: ["ami-1"],
+			Tags: [{ Key: RETRIES_TAG, Value: "1" }],
+		});
+		const [retry] = imagebuilderMock.commandCalls(RetryImageCommand);
+		expect(retry?.args[0].input).toEqual({
+			imageBuildVersionArn: ARN,
+			clientToken: distributionToken(BUILD, ARN, "retry 1"),
+		});
+		expect(retry?.args[0].input.clientToken).not.toBe(distributionToken(BUILD, CONFIGURATION));
+	});
+
+	test("a later run's retry has the next number, so it is a new retry rather than a replay", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves(
+				amiTagged([
+					{ Key: DISTRIBUTION_TAG, Value: ARN },
+					{ Key: RETRIES_TAG, Value: "2" },
+				]),
+			)
+			.on(CreateTagsCommand)
+			.resolves({});
+		imagebuilderMock
+			.on(GetImageCommand)
+			.resolvesOnce(state("FAILED"))
+			.resolves(AVAILABLE)
+			.on(RetryImageCommand)
+			.resolves({});
+		await distribute(request());
+		expect(ec2Mock.commandCalls(CreateTagsCommand)[0]?.args[0].input.Tags).toEqual([
+			{ Key: RETRIES_TAG, Value: "3" },
+		]);
+		expect(imagebuilderMock.commandCalls(RetryImageCommand)[0]?.args[0].input.clientToken).toBe(
+			distributionToken(BUILD, ARN, "retry 3"),
+		);
+	});
+
+	test("FAILED again after the retry: one sentence with the reason and what to do, and no second retry", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves(amiTagged([{ Key: DISTRIBUTION_TAG, Value: ARN }]))
+			.on(CreateTagsCommand)
+			.resolves({});
+		imagebuilderMock
+			.on(GetImageCommand)
+			.resolves(state("FAILED", { state: { status: "FAILED", reason: "Role cannot copy" } }))
+			.on(RetryImageCommand)
+			.resolves({});
+		const failure = await distribute(request()).catch((error) => error);
+		expect(failure).toBeInstanceOf(PublishError);
+		expect(failure.message).toBe(
+			`The distribution of ami-1 (x86_64-linux) ended FAILED: Role cannot copy; see ${ARN} and Image Builder's log group /aws/imagebuilder/, fix the cause (often the stack: \`bun task deploy\`) and release again, which retries this distribution.`,
+		);
+		expect(imagebuilderMock.commandCalls(RetryImageCommand)).toHaveLength(1);
+	});
+
+	test("a distribution that does not settle in time says so and that a re-run follows it", async () => {
+		ec2Mock.on(DescribeImagesCommand).resolves(amiTagged([{ Key: DISTRIBUTION_TAG, Value: ARN }]));
+		imagebuilderMock.on(GetImageCommand).resolves(state("DISTRIBUTING"));
+		await expect(distribute(request({ timeLimitMs: 20 }))).rejects.toThrow(
+			`The distribution of ami-1 (${ARN}) was still DISTRIBUTING after 0 minutes; run the task again later, it will follow the same distribution.`,
+		);
+	});
+
+	test("--dry-run prints DistributeImage and what would follow, and changes nothing", async () => {
+		ec2Mock.on(DescribeImagesCommand).resolves(amiTagged([]));
+		const log: string[] = [];
+		expect(await distribute(request({ dryRun: true, log }))).toBeUndefined();
+		expect(imagebuilderMock.calls()).toHaveLength(0);
+		expect(log[0]).toStartWith('would call DistributeImage {"sourceImage":"ami-1"');
+		expect(log[1]).toBe(
+			"would follow the distribution with GetImage until AVAILABLE (RetryImage once if it FAILED)",
+		);
+	});
+
+	test("client tokens are the same for the same build and at most 36 characters", () => {
+		const token = distributionToken(BUILD, CONFIGURATION);
+		expect(token).toBe(distributionToken(BUILD, CONFIGURATION));
+		expect(token).not.toBe(distributionToken("fedcba9876543210", CONFIGURATION));
+		expect(token.length).toBeLessThanOrEqual(36);
+	});
+});

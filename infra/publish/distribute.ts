@@ -1,0 +1,189 @@
+/**
+ * A private AMI → public copies in every region of the stack's distribution
+ * configuration, made by EC2 Image Builder's DistributeImage, followed with
+ * GetImage until AVAILABLE or FAILED (then RetryImage once).
+ */
+import { createHash } from "node:crypto";
+import {
+	CreateTagsCommand,
+	DescribeImagesCommand,
+	type EC2Client,
+	GetImageBlockPublicAccessStateCommand,
+} from "@aws-sdk/client-ec2";
+import {
+	DistributeImageCommand,
+	GetImageCommand,
+	type Image,
+	type ImagebuilderClient,
+	RetryImageCommand,
+} from "@aws-sdk/client-imagebuilder";
+import type { AwsCalls } from "./calls.ts";
+import { PublishError } from "./errors.ts";
+import { pollUntil } from "./poll.ts";
+
+/** The AMI tag that records its Image Builder image, so a re-run follows the same distribution. */
+export const DISTRIBUTION_TAG = "ImageBuilderImage";
+
+/**
+ * Refuses, before anything is distributed, regions where image block public
+ * access is on (public copies would fail there), naming them and how to turn it off.
+ */
+export async function requirePublicSharing(
+	calls: AwsCalls,
+	ec2For: (region: string) => EC2Client,
+	regions: readonly string[],
+): Promise<void> {
+	const states = await Promise.all(
+		regions.map(async (region) => {
+			const { ImageBlockPublicAccessState } = await calls.read(
+				ec2For(region),
+				new GetImageBlockPublicAccessStateCommand({}),
+			);
+			return { region, blocked: ImageBlockPublicAccessState === "block-new-sharing" };
+		}),
+	);
+	const blocked = states.filter((state) => state.blocked).map((state) => state.region);
+	if (blocked.length > 0) {
+		throw new PublishError(
+			`Image block public access is on in ${blocked.join(", ")}, so the AMIs cannot be made public there; turn it off in each (\`aws ec2 disable-image-block-public-access --region <region>\`, which takes minutes to apply), or set publicAmis to false and run \`bun task deploy\`.`,
+		);
+	}
+}
+
+export interface DistributionRequest {
+	calls: AwsCalls;
+	ec2: EC2Client;
+	imagebuilder: ImagebuilderClient;
+	imageId: string;
+	buildId: string;
+	system: string;
+	distributionConfigurationArn: string;
+	executionRole: string;
+	tags: Record<string, string>;
+	/** How long to follow the distribution before giving up (the configuration's own limit is 12 h). */
+	timeLimitMs?: number;
+	log: (line: string) => void;
+}
+
+export interface Distribution {
+	imageBuildVersionArn: string;
+	/** region → AMI id of the copy there. */
+	amis: Record<string, string>;
+}
+
+/** A client token (at most 36 characters) from the build, what the call acts on and why: the same call is asked for once. */
+export function distributionToken(buildId: string, scope: string, purpose = "distribute"): string {
+	return createHash("sha256").update(`${buildId}|${scope}|${purpose}`).digest("hex").slice(0, 32);
+}
+
+/**
+ * DistributeImage, idempotent on its client token (derived from the build id
+ * and the configuration) and on the DISTRIBUTION_TAG an earlier run left on
+ * the AMI: a re-run follows the same Image Builder image instead of starting another.
+ */
+async function startDistribution(request: DistributionRequest): Promise<string | undefined> {
+	const { calls, ec2, imageId } = request;
+	const { Images } = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
+	const recorded = Images?.[0]?.Tags?.find((tag) => tag.Key === DISTRIBUTION_TAG)?.Value;
+	if (recorded) return recorded;
+	const started = await calls.write(
+		request.imagebuilder,
+		new DistributeImageCommand({
+			sourceImage: imageId,
+			distributionConfigurationArn: request.distributionConfigurationArn,
+			executionRole: request.executionRole,
+			tags: request.tags,
+			clientToken: distributionToken(request.buildId, request.distributionConfigurationArn),
+		}),
+	);
+	const arn = started?.imageBuildVersionArn;
+	if (arn === undefined) return undefined;
+	await calls.write(
+		ec2,
+		new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: DISTRIBUTION_TAG, Value: arn }] }),
+	);
+	return arn;
+}
+
+/** GetImage until the image settles, polling with backoff. */
+function follow(request: DistributionRequest, arn: string): Promise<Image> {
+	const limitMs = request.timeLimitMs ?? 3 * 60 * 60_000;
+	let shown = "";
+	return pollUntil(
+		async () => {
+			const { image } = await request.calls.read(
+				request.imagebuilder,
+				new GetImageCommand({ imageBuildVersionArn: arn }),
+			);
+			const status = image?.state?.status ?? "PENDING";
+			if (status !== shown) request.log(`${request.system}: distribution ${status.toLowerCase()}.`);
+			shown = status;
+			const settled = status === "AVAILABLE" || status === "FAILED" || status === "CANCELLED";
+			return settled ? (image as Image) : undefined;
+		},
+		{
+			capMs: 30_000,
+			limitMs,
+			late: () =>
+				new PublishError(
+					`The distribution of ${request.imageId} (${arn}) was still ${shown} after ${Math.round(limitMs / 60_000)} minutes; run the task again later, it will follow the same distribution.`,
+				),
+		},
+	);
+}
+
+/** The AMI tag that counts the RetryImage calls made for its distribution (each with its own token). */
+export const RETRIES_TAG = "ImageBuilderRetries";
+
+/**
+ * RetryImage of a FAILED distribution, idempotent on the RETRIES_TAG count
+ * and a client token derived from it: the count goes up on the AMI before
+ * the call, so a re-run after a crash in between makes the next retry, not a
+ * second one of the same number; each run retries at most once.
+ */
+async function retry(request: DistributionRequest, arn: string): Promise<void> {
+	const { calls, ec2, imageId } = request;
+	const { Images } = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
+	const made = Number(Images?.[0]?.Tags?.find((tag) => tag.Key === RETRIES_TAG)?.Value ?? 0);
+	const count = String((Number.isInteger(made) ? made : 0) + 1);
+	await calls.write(
+		ec2,
+		new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: RETRIES_TAG, Value: count }] }),
+	);
+	await calls.write(
+		request.imagebuilder,
+		new RetryImageCommand({
+			imageBuildVersionArn: arn,
+			clientToken: distributionToken(request.buildId, arn, `retry ${count}`),
+		}),
+	);
+}
+
+/** The AMI in every region of the configuration, public where the configuration says so. */
+export async function distribute(request: DistributionRequest): Promise<Distribution | undefined> {
+	const { log, system } = request;
+	const arn = await startDistribution(request);
+	if (arn === undefined) {
+		log(
+			"would follow the distribution with GetImage until AVAILABLE (RetryImage once if it FAILED)",
+		);
+		return undefined;
+	}
+	let image = await follow(request, arn);
+	if (image.state?.status === "FAILED") {
+		log(
+			`${system}: distribution failed (${image.state.reason ?? "no reason given"}); retrying once.`,
+		);
+		await retry(request, arn);
+		image = await follow(request, arn);
+	}
+	if (image.state?.status !== "AVAILABLE") {
+		throw new PublishError(
+			`The distribution of ${request.imageId} (${system}) ended ${image.state?.status}: ${image.state?.reason ?? "no reason given"}; see ${arn} and Image Builder's log group /aws/imagebuilder/, fix the cause (often the stack: \`bun task deploy\`) and release again, which retries this distribution.`,
+		);
+	}
+	const amis = Object.fromEntries(
+		(image.outputResources?.amis ?? []).map((ami) => [ami.region ?? "", ami.image ?? ""]),
+	);
+	return { imageBuildVersionArn: arn, amis };
+}

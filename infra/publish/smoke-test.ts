@@ -1,0 +1,228 @@
+/**
+ * The smoke test of a private AMI, before anything is copied or made public:
+ * an instance of the smallest type of its architecture, IMDSv2 only, no key
+ * pair, tagged, is launched in the home region; the test passes when the
+ * image's boot marker shows on its serial console (EC2 GetConsoleOutput)
+ * within a hard time limit. The instance is terminated whatever happens (and
+ * powers itself off should the release die with it); a pass is recorded as a
+ * tag on the AMI, so a re-run does not boot it again.
+ */
+import {
+	CreateTagsCommand,
+	DescribeImagesCommand,
+	DescribeInstancesCommand,
+	type EC2Client,
+	GetConsoleOutputCommand,
+	RunInstancesCommand,
+	TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import type { AwsCalls } from "./calls.ts";
+import { errorCode, PublishError } from "./errors.ts";
+import { pollUntil } from "./poll.ts";
+
+/** The AMI tag that records a passed smoke test (its value is the build id). */
+export const SMOKE_TEST_TAG = "SmokeTest";
+
+export interface SmokeTestRequest {
+	calls: AwsCalls;
+	ec2: EC2Client;
+	imageId: string;
+	buildId: string;
+	system: string;
+	instanceType: string;
+	/** The line the image prints on its console once it is up (nix/boot-marker.json). */
+	marker: string;
+	/** The instance's and its volume's tags, besides Purpose and BuildId. */
+	tags: Record<string, string>;
+	/** The hard limit on waiting for the marker. */
+	timeLimitMs?: number;
+	/** Registers the instance's termination to run however the task ends (Ctrl-C too); returns how to unregister it. */
+	onLaunched?: (terminate: () => Promise<void>) => () => void;
+	log: (line: string) => void;
+}
+
+/** The hard limit on waiting for the boot marker, unless the release says otherwise. */
+export const DEFAULT_SMOKE_TEST_MS = 10 * 60_000;
+
+/** "10 minutes", "90 seconds". */
+function formatDuration(ms: number): string {
+	return ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} seconds`;
+}
+
+export type SmokeTestResult = "passed" | "passed before";
+
+/** What marks an instance as a smoke test; with BuildId, how a re-run finds the ones a crash left. */
+export const PURPOSE_TAG = { key: "Purpose", value: "smoke-test" } as const;
+
+function instanceTags(request: SmokeTestRequest): Record<string, string> {
+	return { ...request.tags, [PURPOSE_TAG.key]: PURPOSE_TAG.value, BuildId: request.buildId };
+}
+
+/** Whether the AMI carries the tag of a passed smoke test of this build. */
+async function passedBefore(request: SmokeTestRequest): Promise<boolean> {
+	const { Images } = await request.calls.read(
+		request.ec2,
+		new DescribeImagesCommand({ ImageIds: [request.imageId] }),
+	);
+	const tags = Images?.[0]?.Tags ?? [];
+	return tags.some((tag) => tag.Key === SMOKE_TEST_TAG && tag.Value === request.buildId);
+}
+
+/**
+ * The user data of the instance: a power-off some minutes after the time
+ * limit, which (with shutdown behaviour terminate) ends the instance even
+ * when the release that launched it is killed and never run again. The
+ * image runs user data that starts with #! (nix/virtual-machine/user-data.sh).
+ */
+export function selfTermination(request: Pick<SmokeTestRequest, "timeLimitMs">): string {
+	const minutes = Math.ceil((request.timeLimitMs ?? DEFAULT_SMOKE_TEST_MS) / 60_000) + 5;
+	return `#!/bin/sh\n# nix-images smoke test: end this instance even if the release that launched it cannot.\nshutdown -P +${minutes}\n`;
+}
+
+/**
+ * RunInstances, idempotent on its ClientToken (the build id and an attempt
+ * number): a re-run after a crash gets the instance it launched, still
+ * booting; a token whose instance was terminated is followed by the next attempt.
+ */
+async function launch(request: SmokeTestRequest): Promise<string | undefined> {
+	const { calls, ec2 } = request;
+	for (let attempt = 1; attempt <= 5; attempt++) {
+		try {
+			const launched = await calls.write(
+				ec2,
+				new RunInstancesCommand({
+					ImageId: request.imageId,
+					InstanceType: request.instanceType as never,
+					MinCount: 1,
+					MaxCount: 1,
+					ClientToken: `${request.buildId}-smoke-test-${attempt}`,
+					MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled" },
+					InstanceInitiatedShutdownBehavior: "terminate",
+					UserData: Buffer.from(selfTermination(request)).toString("base64"),
+					TagSpecifications: (["instance", "volume"] as const).map((ResourceType) => ({
+						ResourceType,
+						Tags: Object.entries(instanceTags(request)).map(([Key, Value]) => ({ Key, Value })),
+					})),
+				}),
+			);
+			return launched?.Instances?.[0]?.InstanceId;
+		} catch (error) {
+			if (errorCode(error) !== "IdempotentInstanceTerminated") throw error;
+		}
+	}
+	throw new PublishError(
+		`Five smoke-test instances of ${request.imageId} were terminated before they could be used; run the task again.`,
+	);
+}
+
+/** TerminateInstances, idempotent on the instance id. */
+async function terminate(calls: AwsCalls, ec2: EC2Client, instanceId: string): Promise<void> {
+	await calls
+		.write(ec2, new TerminateInstancesCommand({ InstanceIds: [instanceId] }))
+		.catch((error) => {
+			if (errorCode(error) !== "InvalidInstanceID.NotFound") throw error;
+		});
+}
+
+/** The instance's console (base64 in EC2's answer), and whether the instance is still alive. */
+async function readConsole(
+	request: SmokeTestRequest,
+	instanceId: string,
+): Promise<{ text: string; gone: boolean }> {
+	const { calls, ec2 } = request;
+	const output = await calls.read(
+		ec2,
+		new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }),
+	);
+	const text = Buffer.from(output.Output ?? "", "base64").toString();
+	const described = await calls.read(
+		ec2,
+		new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+	);
+	const state = described.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+	return { text, gone: state === "terminated" || state === "shutting-down" || state === "stopped" };
+}
+
+/**
+ * The instances of this build's smoke tests that are not terminated: after a
+ * crash, one may be left running (found by its tags, never by a guess).
+ */
+async function leftovers(request: SmokeTestRequest): Promise<string[]> {
+	const described = await request.calls.read(
+		request.ec2,
+		new DescribeInstancesCommand({
+			Filters: [
+				{ Name: `tag:${PURPOSE_TAG.key}`, Values: [PURPOSE_TAG.value] },
+				{ Name: "tag:BuildId", Values: [request.buildId] },
+				{ Name: "image-id", Values: [request.imageId] },
+				{ Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+			],
+		}),
+	);
+	return (described.Reservations ?? []).flatMap((reservation) =>
+		(reservation.Instances ?? []).flatMap((instance) => instance.InstanceId ?? []),
+	);
+}
+
+/** Waits for the boot marker on the instance's console, or says why it did not show. */
+async function waitForMarker(request: SmokeTestRequest, instanceId: string): Promise<void> {
+	const timeLimit = request.timeLimitMs ?? DEFAULT_SMOKE_TEST_MS;
+	let seen = "";
+	const failure = (why: string) => {
+		const tail = seen.trimEnd().split("\n").slice(-5).join(" | ") || "nothing";
+		return new PublishError(
+			`The smoke test of ${request.imageId} (${request.system}) failed: ${why} before "${request.marker}" showed on its console, which ends with: ${tail}. Nothing was distributed; fix the image, publish it again and release.`,
+		);
+	};
+	await pollUntil(
+		async () => {
+			const { text, gone } = await readConsole(request, instanceId);
+			seen = text;
+			if (text.includes(request.marker)) return true;
+			if (gone) throw failure("the instance stopped");
+			return undefined;
+		},
+		{
+			firstMs: 1000,
+			limitMs: timeLimit,
+			late: () => failure(`${formatDuration(timeLimit)} passed`),
+		},
+	);
+}
+
+/**
+ * Boots the AMI once and waits for its marker, or says why it did not come
+ * up. The pass is tagged on the AMI before the instance is terminated, so a
+ * crash in between costs a termination on the re-run, never a second boot.
+ */
+export async function smokeTest(request: SmokeTestRequest): Promise<SmokeTestResult> {
+	const { calls, ec2, imageId } = request;
+	if (await passedBefore(request)) {
+		for (const instanceId of await leftovers(request)) await terminate(calls, ec2, instanceId);
+		return "passed before";
+	}
+	const instanceId = await launch(request);
+	if (instanceId === undefined) {
+		request.log(
+			`would wait for "${request.marker}" on the console, tag ${imageId} ${SMOKE_TEST_TAG}=${request.buildId} and terminate the instance`,
+		);
+		return "passed";
+	}
+	const stop = () => terminate(calls, ec2, instanceId);
+	const unregister = request.onLaunched?.(stop) ?? (() => {});
+	request.log(`smoke test: ${instanceId} (${request.instanceType}) boots ${imageId}.`);
+	try {
+		await waitForMarker(request, instanceId);
+		await calls.write(
+			ec2,
+			new CreateTagsCommand({
+				Resources: [imageId],
+				Tags: [{ Key: SMOKE_TEST_TAG, Value: request.buildId }],
+			}),
+		);
+	} finally {
+		await stop();
+		unregister();
+	}
+	return "passed";
+}

@@ -1,0 +1,115 @@
+/**
+ * The containers' half of `release`: the per-architecture images publish
+ * pushed, joined under one multi-arch OCI index with podman (skopeo cannot
+ * make indexes), tagged `<nix version>-<release id>` (immutable); the moving
+ * tags (`<nix version>`, `latest`) are pointed at it last, by the caller.
+ */
+import { registryAuth } from "../../infra/publish/repository.ts";
+import type { AwsSession } from "../aws/session.ts";
+import { privatePodman, pushIndex, requirePodman } from "../podman/cli.ts";
+import type { ContainerRecord } from "../publish/container.ts";
+import { TaskError } from "../runner/errors.ts";
+import type { TaskContext } from "../runner/task.ts";
+import { privateFiles, type SkopeoFiles } from "../skopeo/auth.ts";
+import { moveTag, requireSkopeo, servedManifest } from "../skopeo/cli.ts";
+
+export interface ContainerIndex {
+	repository: string;
+	nixVersion: string;
+	/** sha256:… of the index; undefined under --dry-run when it does not exist yet. */
+	digest: string | undefined;
+	tags: { release: string; version: string; latest: string };
+	files: SkopeoFiles;
+}
+
+/** What the index joins: the records' one repository and Nix version, and their images. */
+export interface IndexPlan {
+	repository: string;
+	nixVersion: string;
+	records: readonly ContainerRecord[];
+}
+
+/**
+ * Checks, before anything changes, that the tools are there and that the
+ * records belong together (one repository, one Nix version).
+ */
+export function planIndex(records: readonly ContainerRecord[]): IndexPlan {
+	requireSkopeo();
+	requirePodman();
+	const repositories = [...new Set(records.map((record) => record.repositoryUri))];
+	const versions = [...new Set(records.map((record) => record.nixVersion))];
+	if (repositories.length !== 1 || versions.length !== 1) {
+		throw new TaskError(
+			`The container images were published to ${repositories.join(" and ")} with Nix ${versions.join(" and ")}; release joins images of one build of one repository: publish every system's image from the same commit and release again.`,
+		);
+	}
+	return { repository: repositories[0] as string, nixVersion: versions[0] as string, records };
+}
+
+/** Whether a served manifest is an index of exactly these image digests. */
+function indexes(raw: string, digests: readonly string[]): boolean {
+	try {
+		const index = JSON.parse(raw) as { manifests?: { digest?: string }[] };
+		const listed = (index.manifests ?? []).map((manifest) => manifest.digest).sort();
+		return JSON.stringify(listed) === JSON.stringify([...digests].sort());
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * The index under its immutable release tag, idempotent on that tag: one
+ * that already lists exactly these digests is used as it is.
+ */
+export async function indexContainers(
+	context: TaskContext,
+	{ clients, calls }: AwsSession,
+	plan: IndexPlan,
+	releaseId: string,
+): Promise<ContainerIndex> {
+	const { $, log, dryRun } = context;
+	const { repository, nixVersion, records } = plan;
+	const registry = repository.split("/")[0] ?? repository;
+	const files = privateFiles(context, registry, await registryAuth(calls, clients.ecrPublic));
+	const tags = { release: `${nixVersion}-${releaseId}`, version: nixVersion, latest: "latest" };
+	const digests = records.map((record) => record.digest);
+	const reference = `docker://${repository}:${tags.release}`;
+	const served = await servedManifest($, reference, files);
+	if (served !== undefined && indexes(served.raw, digests)) {
+		log(
+			`${repository}:${tags.release} already indexes ${digests.length} image(s): ${served.digest}.`,
+		);
+		return { repository, nixVersion, digest: served.digest, tags, files };
+	}
+	if (served !== undefined) {
+		throw new TaskError(
+			`${repository}:${tags.release} exists and indexes other images than this release's; delete that tag from the repository and release again.`,
+		);
+	}
+	await pushIndex($, privatePodman(context, files), repository, digests, tags.release, files);
+	const pushed = dryRun ? undefined : await servedManifest($, reference, files);
+	if (!dryRun && (pushed === undefined || !indexes(pushed.raw, digests))) {
+		throw new TaskError(
+			`After the push ${repository}:${tags.release} does not index this release's images; release again.`,
+		);
+	}
+	if (pushed) log(`pushed the index ${repository}:${tags.release} (${pushed.digest}).`);
+	return { repository, nixVersion, digest: pushed?.digest, tags, files };
+}
+
+/** The moving tags, pointed at the index last: idempotent on the digest each already serves. */
+export async function moveContainerTags(
+	context: TaskContext,
+	index: ContainerIndex,
+): Promise<void> {
+	if (index.digest === undefined) {
+		context.log(`would point ${index.tags.version} and latest at the index`);
+		return;
+	}
+	for (const tag of [index.tags.version, index.tags.latest]) {
+		const moved = await moveTag(context.$, index.repository, index.digest, tag, index.files);
+		context.log(
+			`${index.repository}:${tag} ${moved === "moved" ? "now points" : "already pointed"} at ${index.digest}.`,
+		);
+	}
+}

@@ -1,0 +1,116 @@
+/**
+ * The release manifest (outputs/main/release.json): the version, per system
+ * its build and region → AMI id, the containers' digests and index. Written
+ * last, with the table a person reads.
+ */
+import { createHash } from "node:crypto";
+import type { AmiRecord } from "../publish/ami.ts";
+import type { ContainerRecord } from "../publish/container.ts";
+import type { ContainerIndex } from "./containers.ts";
+
+export interface SystemRelease {
+	buildId: string;
+	label: string;
+	sourceImage: { region: string; imageId: string; name: string };
+	imageBuilderImage: string;
+	/** Whether this build's AMI passed the smoke test (in this run or an earlier one), or it was skipped. */
+	smokeTest: "passed" | "skipped";
+	/** region → AMI id */
+	regions: Record<string, string>;
+}
+
+export interface ReleaseManifest {
+	version: string;
+	releaseId: string;
+	stack: string;
+	amis: Record<string, SystemRelease>;
+	containers?: {
+		repository: string;
+		nixVersion: string;
+		indexDigest: string;
+		tags: { release: string; version: string; latest: string };
+		/** architecture → the image publish pushed */
+		images: Record<string, { system: string; buildId: string; tag: string; digest: string }>;
+	};
+}
+
+/** A release's id: from what it releases (the builds), so the same builds are the same release. */
+export function releaseIdOf(
+	amis: readonly AmiRecord[],
+	containers: readonly ContainerRecord[],
+): string {
+	const parts = [
+		...amis.map((ami) => `ami ${ami.system} ${ami.buildId}`),
+		...containers.map((container) => `container ${container.architecture} ${container.digest}`),
+	].sort();
+	return createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 12);
+}
+
+export function containerSection(
+	index: ContainerIndex,
+	records: readonly ContainerRecord[],
+): ReleaseManifest["containers"] {
+	return {
+		repository: index.repository,
+		nixVersion: index.nixVersion,
+		indexDigest: index.digest ?? "",
+		tags: index.tags,
+		images: Object.fromEntries(
+			records.map((record) => [
+				record.architecture,
+				{ system: record.system, buildId: record.buildId, tag: record.tag, digest: record.digest },
+			]),
+		),
+	};
+}
+
+/** Rows of region → AMI id per system: plain text columns, or a Markdown table. */
+export function amiTable(manifest: ReleaseManifest, markdown = false): string {
+	const systems = Object.keys(manifest.amis);
+	const regions = [
+		...new Set(systems.flatMap((system) => Object.keys(manifest.amis[system]?.regions ?? {}))),
+	].sort();
+	const rows = regions.map((region) => [
+		region,
+		...systems.map((system) => manifest.amis[system]?.regions[region] ?? "–"),
+	]);
+	const head = ["region", ...systems];
+	if (markdown) {
+		return [
+			`| ${head.join(" | ")} |`,
+			`| ${head.map(() => "---").join(" | ")} |`,
+			...rows.map((row) => `| ${row.join(" | ")} |`),
+		].join("\n");
+	}
+	const widths = head.map((_, column) =>
+		Math.max(...[head, ...rows].map((row) => (row[column] ?? "").length)),
+	);
+	return [head, ...rows]
+		.map((row) =>
+			row
+				.map((cell, column) => cell.padEnd(widths[column] ?? 0))
+				.join("  ")
+				.trimEnd(),
+		)
+		.join("\n");
+}
+
+/** The release as a GitHub step summary: the table and the containers. */
+export function summaryMarkdown(manifest: ReleaseManifest): string {
+	const lines = [`### Release ${manifest.version}`, ""];
+	if (Object.keys(manifest.amis).length > 0) lines.push(amiTable(manifest, true), "");
+	const containers = manifest.containers;
+	if (containers) {
+		lines.push(
+			`Container \`${containers.repository}\`: \`${containers.tags.version}\`, \`latest\` and \`${containers.tags.release}\` → \`${containers.indexDigest}\``,
+			"",
+			"| architecture | tag | digest |",
+			"| --- | --- | --- |",
+			...Object.entries(containers.images).map(
+				([architecture, image]) => `| ${architecture} | \`${image.tag}\` | \`${image.digest}\` |`,
+			),
+			"",
+		);
+	}
+	return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,286 @@
+/**
+ * What `release` calls besides publish's: EC2 instances for the smoke test
+ * (RunInstances with client tokens, console output that shows the boot
+ * marker after a few polls, termination), tags, image block public access,
+ * and Image Builder's DistributeImage, whose images move PENDING →
+ * DISTRIBUTING → AVAILABLE (or FAILED, until RetryImage) and then list the
+ * AMI copies it made in every region of the distribution.
+ */
+import { createHash } from "node:crypto";
+import { AwsError, type Handler, type Service, xmlEscape } from "./stand-in.ts";
+import { ACCOUNT, type ImageBuilderImage, type InstanceRecord, type World } from "./world.ts";
+
+const EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+function ec2Reply(action: string, inner: string) {
+	return {
+		body: `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${EC2_NAMESPACE}"><requestId>stand-in</requestId>${inner}</${action}Response>`,
+	};
+}
+
+function tagsOf(params: URLSearchParams, prefix: string): Record<string, string> {
+	const tags: Record<string, string> = {};
+	for (let i = 1; params.has(`${prefix}.${i}.Key`); i++) {
+		tags[params.get(`${prefix}.${i}.Key`) ?? ""] = params.get(`${prefix}.${i}.Value`) ?? "";
+	}
+	return tags;
+}
+
+/** DescribeInstances' Filter.N.Name / Filter.N.Value.M: tag:<key>, image-id and instance-state-name. */
+function filtersOf(params: URLSearchParams): ((instance: InstanceRecord) => boolean)[] {
+	const filters: ((instance: InstanceRecord) => boolean)[] = [];
+	for (let i = 1; params.has(`Filter.${i}.Name`); i++) {
+		const name = params.get(`Filter.${i}.Name`) ?? "";
+		const values: string[] = [];
+		for (let j = 1; params.has(`Filter.${i}.Value.${j}`); j++)
+			values.push(params.get(`Filter.${i}.Value.${j}`) ?? "");
+		const field = (instance: InstanceRecord) =>
+			name.startsWith("tag:")
+				? instance.tags[name.slice(4)]
+				: name === "image-id"
+					? instance.imageId
+					: name === "instance-state-name"
+						? instance.state
+						: undefined;
+		if (!name.startsWith("tag:") && !["image-id", "instance-state-name"].includes(name)) {
+			throw new AwsError("InvalidParameterValue", `The filter '${name}' is invalid`);
+		}
+		filters.push((instance) => values.includes(field(instance) ?? "\u0000"));
+	}
+	return filters;
+}
+
+const STATE_CODES = { pending: 0, running: 16, "shutting-down": 32, terminated: 48 };
+
+function instanceXml(instance: InstanceRecord): string {
+	const tags = Object.entries(instance.tags)
+		.map(
+			([key, value]) =>
+				`<item><key>${xmlEscape(key)}</key><value>${xmlEscape(value)}</value></item>`,
+		)
+		.join("");
+	return `<item><instanceId>${instance.id}</instanceId><imageId>${instance.imageId}</imageId><instanceState><code>${STATE_CODES[instance.state]}</code><name>${instance.state}</name></instanceState><instanceType>${instance.instanceType}</instanceType><metadataOptions><httpTokens>${instance.httpTokens ?? "optional"}</httpTokens></metadataOptions><tagSet>${tags}</tagSet></item>`;
+}
+
+/** EC2 calls of the smoke test and the release's checks, to merge into ec2Service's handlers. */
+export function releaseEc2Handlers(world: World): Record<string, Handler> {
+	return {
+		RunInstances: ({ params }) => {
+			const token = params.get("ClientToken") ?? undefined;
+			const known = [...world.instances.values()].find((i) => token && i.clientToken === token);
+			if (known?.state === "terminated") {
+				throw new AwsError(
+					"IdempotentInstanceTerminated",
+					"The client token was used by an instance that is terminated.",
+				);
+			}
+			const imageId = params.get("ImageId") ?? "";
+			if (!world.images.has(imageId))
+				throw new AwsError("InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
+			const instance: InstanceRecord = known ?? {
+				id: world.nextId("i"),
+				clientToken: token,
+				imageId,
+				instanceType: params.get("InstanceType") ?? "",
+				httpTokens: params.get("MetadataOptions.HttpTokens") ?? undefined,
+				keyName: params.get("KeyName") ?? undefined,
+				userData: Buffer.from(params.get("UserData") ?? "", "base64").toString(),
+				shutdownBehavior: params.get("InstanceInitiatedShutdownBehavior") ?? undefined,
+				state: "pending",
+				tags: tagsOf(params, "TagSpecification.1.Tag"),
+				pollsUntilBooted: world.bootPolls,
+			};
+			world.instances.set(instance.id, instance);
+			return ec2Reply(
+				"RunInstances",
+				`<reservationId>r-1</reservationId><ownerId>${ACCOUNT}</ownerId><instancesSet>${instanceXml(instance)}</instancesSet>`,
+			);
+		},
+		DescribeInstances: ({ params }) => {
+			const ids: string[] = [];
+			for (let i = 1; params.has(`InstanceId.${i}`); i++)
+				ids.push(params.get(`InstanceId.${i}`) ?? "");
+			const filters = filtersOf(params);
+			const found = [...world.instances.values()].filter(
+				(i) => (ids.length === 0 || ids.includes(i.id)) && filters.every((matches) => matches(i)),
+			);
+			for (const instance of found) if (instance.state === "pending") instance.state = "running";
+			return ec2Reply(
+				"DescribeInstances",
+				`<reservationSet><item><reservationId>r-1</reservationId><instancesSet>${found.map(instanceXml).join("")}</instancesSet></item></reservationSet>`,
+			);
+		},
+		GetConsoleOutput: ({ params }) => {
+			const instance = world.instances.get(params.get("InstanceId") ?? "");
+			if (instance === undefined)
+				throw new AwsError("InvalidInstanceID.NotFound", "The instance does not exist.");
+			if (instance.state === "pending") instance.state = "running";
+			const lines = ["[    0.000000] Linux version 6.12", "<<< Welcome to NixOS >>>"];
+			const booted = instance.pollsUntilBooted !== undefined && instance.pollsUntilBooted-- <= 0;
+			if (booted)
+				lines.push(
+					`${world.bootMarker} NixOS 26.05 (x86_64-linux), root file system 8589934592 bytes`,
+				);
+			return ec2Reply(
+				"GetConsoleOutput",
+				`<instanceId>${instance.id}</instanceId><timestamp>2026-12-01T00:00:00Z</timestamp><output>${Buffer.from(lines.join("\n")).toString("base64")}</output>`,
+			);
+		},
+		TerminateInstances: ({ params }) => {
+			const instance = world.instances.get(params.get("InstanceId.1") ?? "");
+			if (instance === undefined)
+				throw new AwsError("InvalidInstanceID.NotFound", "The instance does not exist.");
+			const previous = instance.state;
+			instance.state = "terminated";
+			return ec2Reply(
+				"TerminateInstances",
+				`<instancesSet><item><instanceId>${instance.id}</instanceId><currentState><code>48</code><name>terminated</name></currentState><previousState><code>${STATE_CODES[previous]}</code><name>${previous}</name></previousState></item></instancesSet>`,
+			);
+		},
+		CreateTags: ({ params }) => {
+			const tags = tagsOf(params, "Tag");
+			for (let i = 1; params.has(`ResourceId.${i}`); i++) {
+				const id = params.get(`ResourceId.${i}`) ?? "";
+				const resource = world.images.get(id) ?? world.instances.get(id);
+				if (resource === undefined) throw new AwsError("InvalidID", `The ID '${id}' is not valid`);
+				Object.assign(resource.tags, tags);
+			}
+			return ec2Reply("CreateTags", "<return>true</return>");
+		},
+		GetImageBlockPublicAccessState: ({ region }) =>
+			ec2Reply(
+				"GetImageBlockPublicAccessState",
+				`<imageBlockPublicAccessState>${world.blockPublicAccess.has(region) ? "block-new-sharing" : "unblocked"}</imageBlockPublicAccessState>`,
+			),
+	};
+}
+
+function progress(world: World, image: ImageBuilderImage): void {
+	if (image.status === "AVAILABLE" || image.status === "FAILED" || image.polls-- > 0) return;
+	image.polls = 1;
+	if (image.status === "PENDING") {
+		image.status = "DISTRIBUTING";
+		return;
+	}
+	if (image.failOnce) {
+		image.status = "FAILED";
+		image.reason = image.failOnce;
+		image.failOnce = undefined;
+		return;
+	}
+	image.status = "AVAILABLE";
+	const source = world.images.get(image.sourceImage);
+	const stack = world.stacks.get("Production");
+	const regions = (stack?.outputs.DistributionRegions ?? "us-east-1").split(",");
+	image.amis = regions.map((region) => {
+		const id = world.nextId("ami");
+		world.images.set(id, {
+			...(source as NonNullable<typeof source>),
+			id,
+			region,
+			state: "available",
+			public: stack?.outputs.PublicAmis === "true",
+			tags: {
+				ManagedBy: "nix-images",
+				"nix-images:lifecycle": "Production",
+				CreatedBy: "EC2 Image Builder",
+			},
+		});
+		return { region, image: id, name: source?.name ?? "" };
+	});
+}
+
+function describe(image: ImageBuilderImage) {
+	const [, name = "", version = "", build = ""] =
+		image.arn.match(/image\/([^/]+)\/([^/]+)\/([^/]+)$/) ?? [];
+	return {
+		arn: image.arn,
+		name,
+		version: `${version}/${build}`,
+		state: { status: image.status, ...(image.reason ? { reason: image.reason } : {}) },
+		outputResources: { amis: image.amis.map((ami) => ({ ...ami, accountId: ACCOUNT })) },
+		tags: image.tags,
+	};
+}
+
+export function imageBuilderService(world: World): Service {
+	const body = (buffer: Buffer) => JSON.parse(buffer.toString() || "{}");
+	return {
+		protocol: "rest-json",
+		operation: ({ path }) => path.replace(/^\//, ""),
+		handlers: {
+			DistributeImage: (request) => {
+				const input = body(request.body);
+				const known = [...world.imageBuilderImages.values()].find(
+					(i) => i.clientToken === input.clientToken,
+				);
+				if (known) {
+					if (known.sourceImage !== input.sourceImage) {
+						throw new AwsError(
+							"IdempotentParameterMismatchException",
+							"The client token was used with other parameters.",
+						);
+					}
+					return { body: { clientToken: input.clientToken, imageBuildVersionArn: known.arn } };
+				}
+				const source = world.images.get(input.sourceImage);
+				if (source?.state !== "available") {
+					throw new AwsError(
+						"InvalidParameterValueException",
+						`The source image ${input.sourceImage} is not available.`,
+					);
+				}
+				if (
+					input.distributionConfigurationArn !==
+					world.stacks.get("Production")?.outputs.DistributionConfigurationArn
+				) {
+					throw new AwsError(
+						"ResourceNotFoundException",
+						"The distribution configuration does not exist.",
+						404,
+					);
+				}
+				const serial = world.imageBuilderImages.size + 1;
+				const name = createHash("sha256").update(source.name).digest("hex").slice(0, 8);
+				const image: ImageBuilderImage = {
+					arn: `arn:aws:imagebuilder:us-east-1:${ACCOUNT}:image/${source.name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-${name}/1.0.0/${serial}`,
+					clientToken: input.clientToken,
+					sourceImage: input.sourceImage,
+					distributionConfigurationArn: input.distributionConfigurationArn,
+					executionRole: input.executionRole,
+					tags: input.tags ?? {},
+					status: "PENDING",
+					polls: 1,
+					failOnce: world.failNextDistribution,
+					retryTokens: [],
+					amis: [],
+				};
+				world.failNextDistribution = undefined;
+				world.imageBuilderImages.set(image.arn, image);
+				return { body: { clientToken: input.clientToken, imageBuildVersionArn: image.arn } };
+			},
+			GetImage: ({ query }) => {
+				const image = world.imageBuilderImages.get(query.get("imageBuildVersionArn") ?? "");
+				if (image === undefined)
+					throw new AwsError("ResourceNotFoundException", "The image does not exist.", 404);
+				progress(world, image);
+				return { body: { requestId: "stand-in", image: describe(image) } };
+			},
+			RetryImage: (request) => {
+				const input = body(request.body);
+				const image = world.imageBuilderImages.get(input.imageBuildVersionArn);
+				if (image === undefined)
+					throw new AwsError("ResourceNotFoundException", "The image does not exist.", 404);
+				if (!image.retryTokens.includes(input.clientToken)) {
+					image.retryTokens.push(input.clientToken);
+					if (image.status === "FAILED") {
+						image.status = "DISTRIBUTING";
+						image.reason = undefined;
+						image.polls = 1;
+					}
+				}
+				return { body: { clientToken: input.clientToken, imageBuildVersionArn: image.arn } };
+			},
+		},
+	};
+}

@@ -1,0 +1,666 @@
+/**
+ * `bun task release` end to end, as a user runs it on a machine that holds
+ * no image: the records publish leaves (ami.json for both systems, AMIs in
+ * the stand-in's account; container.json for both architectures, images in
+ * a real docker-registry on 127.0.0.1), released through the real SDK to the
+ * loopback stand-in and with the machine's own skopeo and podman. Refusals,
+ * --dry-run, Ctrl-C, and a SIGKILL between any two steps followed by a re-run.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import {
+	chmodSync,
+	existsSync,
+	mkdirSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { killAfter, type StandIn } from "./aws/stand-in.ts";
+import { standInAccount } from "./aws/start.ts";
+import type { World } from "./aws/world.ts";
+import {
+	bunTask,
+	cleanEnv,
+	NO_AWS,
+	pathWithout,
+	projectCopy,
+	REPO,
+	requireTool,
+	tempDir,
+} from "./helpers.ts";
+import { type Registry, startRegistry } from "./registry.ts";
+
+requireTool("skopeo", "apt-get install skopeo");
+requireTool("podman", "apt-get install podman");
+
+const SYSTEMS = {
+	"x86_64-linux": {
+		architecture: "amd64",
+		ec2: "x86_64",
+		smoke: "t3.nano",
+		build: "1111111111111111",
+	},
+	"aarch64-linux": {
+		architecture: "arm64",
+		ec2: "arm64",
+		smoke: "t4g.nano",
+		build: "2222222222222222",
+	},
+} as const;
+type System = keyof typeof SYSTEMS;
+const LABEL = "26.05.20260616.567a49d";
+const NIX_VERSION = "2.31.2";
+const MARKER = JSON.parse(readFileSync(join(REPO, "nix/boot-marker.json"), "utf8")) as string;
+
+const project = projectCopy();
+const work = tempDir("release");
+const childTmp = join(work, "tmp");
+/** skopeo and podman in front of the real ones, which can stop the run at a registry step. */
+const spy = join(work, "bin");
+const releaseJson = join(project.dir, "outputs/main/release.json");
+let registry: Registry;
+let world: World;
+let standIn: StandIn;
+/** The per-architecture images in the registry: pushed once, recorded by each test's seed. */
+const pushed: Record<string, { tag: string; digest: string; configDigest: string; size: number }> =
+	{};
+
+const recordPath = (kind: "virtual-machine" | "oci-container", system: string) =>
+	join(
+		project.dir,
+		"outputs/main",
+		kind,
+		system,
+		kind === "virtual-machine" ? "ami.json" : "container.json",
+	);
+
+function writeRecord(path: string, record: object) {
+	mkdirSync(join(path, ".."), { recursive: true });
+	writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/** What publish leaves for `system`'s AMI: a private, available AMI and its ami.json. */
+function seedAmi(system: System) {
+	const { ec2, build } = SYSTEMS[system];
+	const imageId = world.nextId("ami");
+	const imageName = `nixos-${LABEL}-${system}-${build}`;
+	world.images.set(imageId, {
+		id: imageId,
+		name: imageName,
+		state: "available",
+		creationDate: "2026-12-01T00:00:00.000Z",
+		architecture: ec2,
+		bootMode: "uefi",
+		imdsSupport: "v2.0",
+		rootDeviceName: "/dev/xvda",
+		blockDevices: [{ deviceName: "/dev/xvda", snapshotId: "snap-1" }],
+		tags: { ManagedBy: "nix-images", BuildId: build, System: system },
+		pollsUntilAvailable: 0,
+		region: "us-east-1",
+		public: false,
+	});
+	writeRecord(recordPath("virtual-machine", system), {
+		buildId: build,
+		system,
+		label: LABEL,
+		sha256: build.repeat(4),
+		region: "us-east-1",
+		imageId,
+		imageName,
+		snapshotId: "snap-1",
+		deprecateAt: "2027-03-01T00:00:00.000Z",
+		registered: {},
+	});
+	return imageId;
+}
+
+/** What publish leaves for `system`'s container: the image in the registry and its container.json. */
+function seedContainer(system: System) {
+	const { architecture, build } = SYSTEMS[system];
+	const image = pushed[architecture];
+	if (image === undefined) throw new Error(`no ${architecture} image was pushed`);
+	writeRecord(recordPath("oci-container", system), {
+		buildId: build,
+		system,
+		architecture,
+		repositoryUri: `${registry.host}/alias/nix`,
+		tag: image.tag,
+		digest: image.digest,
+		mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+		size: image.size,
+		nixVersion: NIX_VERSION,
+		configDigest: image.configDigest,
+	});
+}
+
+function seed(parts: { amis?: boolean; containers?: boolean } = { amis: true, containers: true }) {
+	const amis: Record<string, string> = {};
+	for (const system of Object.keys(SYSTEMS) as System[]) {
+		if (parts.amis) amis[system] = seedAmi(system);
+		if (parts.containers) seedContainer(system);
+	}
+	return amis;
+}
+
+/** Pushes a tiny image per architecture to the registry, as publish would have. */
+function pushImages() {
+	const auth = join(work, "push-auth.json");
+	const login = Buffer.from(`AWS:${registry.password}`).toString("base64");
+	writeFileSync(auth, JSON.stringify({ auths: { [registry.host]: { auth: login } } }));
+	for (const { architecture, build } of Object.values(SYSTEMS)) {
+		const archive = join(work, `${architecture}.tar`);
+		for (const command of [
+			[
+				"bash",
+				join(REPO, "test/fixtures/images/docker-archive.sh"),
+				`${archive}.gz`,
+				architecture,
+				architecture,
+			],
+			["gunzip", "-f", `${archive}.gz`],
+		]) {
+			const run = Bun.spawnSync(command, { stderr: "pipe" });
+			if (run.exitCode !== 0) throw new Error(run.stderr.toString());
+		}
+		const tag = `${NIX_VERSION}-${build}-${architecture}`;
+		const copy = Bun.spawnSync(
+			[
+				"skopeo",
+				"copy",
+				"--dest-authfile",
+				auth,
+				`docker-archive:${archive}`,
+				`docker://${registry.host}/alias/nix:${tag}`,
+			],
+			{ env: { ...process.env, ...registry.env }, stderr: "pipe" },
+		);
+		if (copy.exitCode !== 0) throw new Error(copy.stderr.toString());
+		const served = registry.serves(`alias/nix:${tag}`);
+		if (served === undefined) throw new Error(`the registry does not serve ${tag}`);
+		const manifest = JSON.parse(served.manifest);
+		pushed[architecture] = {
+			tag,
+			digest: served.digest,
+			configDigest: manifest.config.digest,
+			size: served.manifest.length,
+		};
+	}
+}
+
+function env(extra: Record<string, string | undefined> = {}) {
+	return {
+		...NO_AWS,
+		...standIn.env,
+		...registry.env,
+		TMPDIR: childTmp,
+		PATH: `${spy}:${process.env.PATH}`,
+		SPY_DIR: spy,
+		...extra,
+	};
+}
+
+function release(args: string[] = [], extra: Record<string, string | undefined> = {}) {
+	return bunTask(["release", ...args], { cwd: project.dir, env: env(extra) });
+}
+
+/** The runner itself (not `bun task`, whose `bun run` would die alone and orphan it). */
+function spawnRelease(args: string[] = [], extra: Record<string, string | undefined> = {}) {
+	return Bun.spawn([process.execPath, "tasks/main.ts", "release", ...args], {
+		cwd: project.dir,
+		env: cleanEnv(env(extra)),
+		stdout: "ignore",
+		stderr: "pipe",
+	});
+}
+
+const manifestOf = () => JSON.parse(readFileSync(releaseJson, "utf8"));
+const indexAt = (tag: string) => registry.serves(`alias/nix:${tag}`);
+
+/** Exactly one distribution per system, every smoke-test instance terminated (at most one each), and the release complete. */
+function expectOneReleaseOfEach(amis: Record<string, string>) {
+	const distributions = [...world.imageBuilderImages.values()];
+	expect(distributions.map((image) => image.sourceImage).sort()).toEqual(
+		Object.values(amis).sort(),
+	);
+	expect(distributions.every((image) => image.status === "AVAILABLE")).toBe(true);
+	for (const [system, imageId] of Object.entries(amis)) {
+		const instances = [...world.instances.values()].filter((i) => i.imageId === imageId);
+		expect(instances.length).toBeLessThanOrEqual(1);
+		expect(instances.length).toBeGreaterThanOrEqual(
+			world.images.get(imageId)?.tags.SmokeTest ? 0 : 1,
+		);
+		expect(instances.every((instance) => instance.state === "terminated")).toBe(true);
+		expect(world.images.get(imageId)?.tags.SmokeTest).toBe(SYSTEMS[system as System].build);
+	}
+	const manifest = manifestOf();
+	for (const [system, imageId] of Object.entries(amis)) {
+		const copies = manifest.amis[system].regions;
+		expect(Object.keys(copies).sort()).toEqual(["eu-west-1", "us-east-1"]);
+		expect(manifest.amis[system].sourceImage.imageId).toBe(imageId);
+	}
+	const index = indexAt("latest");
+	expect(index?.digest).toBe(manifest.containers.indexDigest);
+	expect(indexAt(NIX_VERSION)?.digest).toBe(manifest.containers.indexDigest);
+	expect(indexAt(manifest.containers.tags.release)?.digest).toBe(manifest.containers.indexDigest);
+}
+
+/** The runs' private directories still there: the login's (in TMPDIR) and podman's run root (TMPDIR is too long for it: /tmp). */
+function authDirectoriesLeft(): string[] {
+	return [
+		...readdirSync(childTmp).filter((name) => name.startsWith("nix-images-auth-")),
+		...readdirSync("/tmp").filter((name) => name.startsWith("nix-images-podman-")),
+	];
+}
+
+beforeAll(async () => {
+	mkdirSync(childTmp, { recursive: true });
+	mkdirSync(spy, { recursive: true });
+	// Each spy can stop a run at a registry step: it records its pid where the
+	// test waits for it, and sleeps until the test has killed the runner and it.
+	const pause = 'pause() { echo $$ > "$SPY_DIR/paused"; exec sleep 60; }';
+	writeFileSync(
+		join(spy, "skopeo"),
+		[
+			"#!/bin/sh",
+			pause,
+			'case " $* " in *" copy --all "*)',
+			'  n=$(( $(cat "$SPY_DIR/moves" 2>/dev/null || echo 0) + 1 )); echo $n > "$SPY_DIR/moves"',
+			'  [ "$n" = "$PAUSE_AT_MOVE" ] && pause ;;',
+			"esac",
+			'exec /usr/bin/skopeo "$@"',
+		].join("\n"),
+	);
+	writeFileSync(
+		join(spy, "podman"),
+		[
+			"#!/bin/sh",
+			pause,
+			'case " $* " in *" manifest push "*)',
+			'  [ -n "$PAUSE_AFTER_INDEX" ] && { /usr/bin/podman "$@" || exit; pause; } ;;',
+			"esac",
+			'exec /usr/bin/podman "$@"',
+		].join("\n"),
+	);
+	chmodSync(join(spy, "skopeo"), 0o755);
+	chmodSync(join(spy, "podman"), 0o755);
+	registry = await startRegistry();
+	({ world, standIn } = await standInAccount());
+	world.repositories.set("nix", `${registry.host}/alias/nix`);
+	world.registryPassword = registry.password;
+	pushImages();
+});
+afterAll(async () => {
+	await standIn?.stop();
+	await registry.stop();
+	project.dispose();
+	rmSync(work, { recursive: true, force: true });
+});
+
+/** A fresh account and registry tags, no records, nothing paused. */
+async function freshRelease() {
+	await standIn?.stop();
+	({ world, standIn } = await standInAccount());
+	world.repositories.set("nix", `${registry.host}/alias/nix`);
+	world.registryPassword = registry.password;
+	world.bootMarker = MARKER;
+	rmSync(join(project.dir, "outputs"), { recursive: true, force: true });
+	// Only the images publish pushed: no index, no moving tag of an earlier test.
+	const tags = join(registry.dir, "data/docker/registry/v2/repositories/alias/nix/_manifests/tags");
+	const published = new Set(Object.values(pushed).map((image) => image.tag));
+	for (const tag of readdirSync(tags)) {
+		if (!published.has(tag)) rmSync(join(tags, tag), { recursive: true, force: true });
+	}
+	for (const file of ["moves", "paused"]) rmSync(join(spy, file), { force: true });
+}
+
+describe("release", () => {
+	beforeEach(freshRelease);
+
+	test("smoke-tests each AMI, distributes both at once, indexes the containers, then moves latest and writes release.json", async () => {
+		const amis = seed();
+		const summary = join(work, "summary.md");
+		rmSync(summary, { force: true });
+		// While anything is distributing, no public pointer has moved yet.
+		const pointersSeen: string[] = [];
+		standIn.hooks.set("GetImage", () => {
+			if (existsSync(releaseJson)) pointersSeen.push("release.json");
+			if (indexAt("latest")) pointersSeen.push("latest");
+			return undefined;
+		});
+		const run = await release([], { GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: summary });
+		expect(run.stderr).not.toContain("✗");
+		expect(run.exitCode).toBe(0);
+		expect(pointersSeen).toEqual([]);
+
+		// The smoke test: one instance per AMI, the smallest type, IMDSv2, no key pair, tagged, terminated.
+		const instances = [...world.instances.values()];
+		expect(instances).toHaveLength(2);
+		for (const [system, imageId] of Object.entries(amis)) {
+			const instance = instances.find((i) => i.imageId === imageId);
+			expect(instance).toMatchObject({
+				instanceType: SYSTEMS[system as System].smoke,
+				httpTokens: "required",
+				keyName: undefined,
+				shutdownBehavior: "terminate",
+				state: "terminated",
+				clientToken: `${SYSTEMS[system as System].build}-smoke-test-1`,
+			});
+			expect(instance?.tags).toMatchObject({
+				ManagedBy: "nix-images",
+				Purpose: "smoke-test",
+				BuildId: SYSTEMS[system as System].build,
+				System: system,
+			});
+			expect(instance?.userData).toContain("shutdown -P +15");
+		}
+
+		// The distribution: the stack's configuration and role, public copies in every region.
+		const distributions = [...world.imageBuilderImages.values()];
+		expect(distributions).toHaveLength(2);
+		const outputs = world.stacks.get("Production")?.outputs ?? {};
+		for (const distribution of distributions) {
+			expect(distribution.distributionConfigurationArn).toBe(
+				String(outputs.DistributionConfigurationArn),
+			);
+			expect(distribution.executionRole).toBe(String(outputs.DistributionRoleArn));
+			expect(distribution.tags).toMatchObject({
+				ManagedBy: "nix-images",
+				"nix-images:lifecycle": "Production",
+			});
+			for (const copy of distribution.amis) {
+				expect(world.images.get(copy.image)).toMatchObject({ region: copy.region, public: true });
+			}
+		}
+		// Both distributions were under way at once.
+		const order = standIn.calls.filter((call) => /DistributeImage|GetImage$/.test(call));
+		expect(order.slice(0, 2)).toEqual([
+			"imagebuilder:DistributeImage",
+			"imagebuilder:DistributeImage",
+		]);
+
+		// The index: both images, with their platforms, under the release tag, <nix version> and latest.
+		const manifest = manifestOf();
+		const index = JSON.parse(indexAt("latest")?.manifest ?? "{}");
+		expect(index.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+		expect(
+			index.manifests.map((m: { digest: string; platform: object }) => [m.digest, m.platform]),
+		).toEqual(
+			expect.arrayContaining([
+				[pushed.amd64?.digest, { architecture: "amd64", os: "linux" }],
+				[pushed.arm64?.digest, expect.objectContaining({ architecture: "arm64", os: "linux" })],
+			]),
+		);
+		expect(index.manifests).toHaveLength(2);
+		expectOneReleaseOfEach(amis);
+
+		// release.json: the version, per system the build and region → AMI id, the containers.
+		expect(manifest.version).toBe(`${LABEL}-${manifest.releaseId}`);
+		expect(manifest.amis["x86_64-linux"]).toMatchObject({
+			buildId: SYSTEMS["x86_64-linux"].build,
+			smokeTest: "passed",
+			imageBuilderImage: expect.stringContaining(":image/"),
+		});
+		expect(manifest.containers).toMatchObject({
+			repository: `${registry.host}/alias/nix`,
+			tags: {
+				release: `${NIX_VERSION}-${manifest.releaseId}`,
+				version: NIX_VERSION,
+				latest: "latest",
+			},
+			images: {
+				amd64: { system: "x86_64-linux", digest: pushed.amd64?.digest },
+				arm64: { system: "aarch64-linux", digest: pushed.arm64?.digest },
+			},
+		});
+
+		// The table on stdout and in the step summary.
+		const eu = (system: System) => manifest.amis[system].regions["eu-west-1"];
+		expect(run.stdout).toMatch(
+			new RegExp(`eu-west-1\\s+${eu("x86_64-linux")}\\s+${eu("aarch64-linux")}`),
+		);
+		expect(run.stdout).toMatch(/^region\s+x86_64-linux\s+aarch64-linux$/m);
+		const markdown = readFileSync(summary, "utf8");
+		expect(markdown).toContain(`| eu-west-1 | ${eu("x86_64-linux")} | ${eu("aarch64-linux")} |`);
+		expect(markdown).toContain(`→ \`${manifest.containers.indexDigest}\``);
+		expect(authDirectoriesLeft()).toEqual([]);
+	}, 60_000);
+
+	test("a re-run boots nothing, distributes nothing again and leaves the tags where they are", async () => {
+		const amis = seed();
+		expect((await release()).exitCode).toBe(0);
+		const first = readFileSync(releaseJson, "utf8");
+		const again = await release();
+		expect(again.exitCode).toBe(0);
+		expect(readFileSync(releaseJson, "utf8")).toBe(first);
+		expect(world.instances.size).toBe(2);
+		expect(world.imageBuilderImages.size).toBe(2);
+		expect(again.stderr).toContain("smoke test passed before");
+		expect(again.stderr).toContain("already indexes 2 image(s)");
+		expect(again.stderr).toContain(`${registry.host}/alias/nix:latest already pointed at`);
+		expectOneReleaseOfEach(amis);
+	}, 60_000);
+
+	test("a failed smoke test stops the release before anything is distributed or indexed", async () => {
+		seed();
+		world.bootPolls = undefined; // the images never print the marker
+		const run = await release(["--smoke-test-timeout", "2s"]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`failed: 2 seconds passed before "${MARKER}" showed on its console, which ends with:`,
+		);
+		expect(run.stderr).toContain(
+			"Nothing was distributed; fix the image, publish it again and release.",
+		);
+		expect([...world.instances.values()].map((i) => i.state)).toEqual(["terminated", "terminated"]);
+		expect(world.imageBuilderImages.size).toBe(0);
+		expect(standIn.calls).not.toContain("ec2:CreateTags");
+		expect(existsSync(releaseJson)).toBe(false);
+		expect(indexAt("latest")).toBeUndefined();
+		expect(run.stderr).not.toContain("manifest push");
+	}, 60_000);
+
+	test("--no-smoke-test boots nothing and records the test as skipped", async () => {
+		const amis = seed();
+		const run = await release(["--no-smoke-test"]);
+		expect(run.exitCode).toBe(0);
+		expect(world.instances.size).toBe(0);
+		expect(manifestOf().amis["aarch64-linux"].smokeTest).toBe("skipped");
+		expect(world.imageBuilderImages.size).toBe(Object.keys(amis).length);
+	}, 60_000);
+
+	test("a FAILED distribution is retried once with RetryImage, and its reason is shown", async () => {
+		const amis = seed({ amis: true });
+		world.failNextDistribution = "Copying the snapshot to eu-west-1 was throttled.";
+		const run = await release(["--no-smoke-test"]);
+		expect(run.exitCode).toBe(0);
+		expect(run.stderr).toMatch(
+			/distribution failed \(Copying the snapshot to eu-west-1 was throttled\.\); retrying once\./,
+		);
+		expect(standIn.calls.filter((call) => call === "imagebuilder:RetryImage")).toHaveLength(1);
+		const retried = [...world.imageBuilderImages.values()].find((i) => i.retryTokens.length > 0);
+		expect(retried?.status).toBe("AVAILABLE");
+		expect(Object.keys(manifestOf().amis)).toEqual(Object.keys(amis));
+	}, 60_000);
+
+	test("AMIs only, and containers only, release what there is", async () => {
+		seed({ amis: true });
+		const amisOnly = await release(["--no-smoke-test"]);
+		expect(amisOnly.exitCode).toBe(0);
+		expect(manifestOf().containers).toBeUndefined();
+		expect(amisOnly.stderr).not.toContain("podman");
+
+		await freshRelease();
+		seed({ containers: true });
+		const containersOnly = await release();
+		expect(containersOnly.exitCode).toBe(0);
+		expect(manifestOf().amis).toEqual({});
+		expect(world.instances.size).toBe(0);
+		expect(indexAt("latest")?.digest).toBe(manifestOf().containers.indexDigest);
+		expect(containersOnly.stdout).not.toContain("region");
+	}, 60_000);
+
+	test("--dry-run prints each call and command, and changes nothing", async () => {
+		seed();
+		const run = await release(["--dry-run"]);
+		expect(run.exitCode).toBe(0);
+		for (const call of ["RunInstances", "DistributeImage"]) {
+			expect(run.stderr).toContain(`would call ${call} {`);
+		}
+		expect(run.stderr).toMatch(/\$ podman .* manifest push --all=false --format oci/);
+		expect(run.stderr).toContain("would point 2.31.2 and latest at the index");
+		expect(world.instances.size).toBe(0);
+		expect(world.imageBuilderImages.size).toBe(0);
+		expect(existsSync(releaseJson)).toBe(false);
+		expect(indexAt("latest")).toBeUndefined();
+		expect(authDirectoriesLeft()).toEqual([]);
+	}, 60_000);
+
+	test("Ctrl-C during the smoke test terminates the instances", async () => {
+		seed({ amis: true });
+		world.bootPolls = 10_000;
+		const child = spawnRelease();
+		await standIn.arrival("GetConsoleOutput", 2);
+		child.kill("SIGINT");
+		expect(await child.exited).toBe(130);
+		const instances = [...world.instances.values()];
+		expect(instances).toHaveLength(2);
+		expect(instances.map((i) => i.state)).toEqual(["terminated", "terminated"]);
+		expect(world.imageBuilderImages.size).toBe(0);
+	}, 60_000);
+});
+
+describe("release refuses, in one sentence, before anything changes", () => {
+	beforeEach(freshRelease);
+
+	test("with nothing published, naming publish", async () => {
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"Nothing is published yet: no outputs/main/virtual-machine/*/ami.json or outputs/main/oci-container/*/container.json; run `bun task publish` on each system's machine first (in CI, download their results here).",
+		);
+		expect(standIn.calls).toEqual([]);
+	});
+
+	test("with image block public access on in a target region, naming it and how to turn it off", async () => {
+		seed({ amis: true });
+		world.blockPublicAccess.add("eu-west-1");
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"Image block public access is on in eu-west-1, so the AMIs cannot be made public there; turn it off in each (`aws ec2 disable-image-block-public-access --region <region>`",
+		);
+		expect(world.instances.size).toBe(0);
+		expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");
+	});
+
+	test("with a record publish did not write", async () => {
+		seed({ amis: true });
+		writeRecord(recordPath("virtual-machine", "aarch64-linux"), { system: "aarch64-linux" });
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"outputs/main/virtual-machine/aarch64-linux/ami.json is not a record publish wrote for aarch64-linux (no buildId, label, region, imageId, imageName); run `bun task publish --system aarch64-linux` again.",
+		);
+		expect(standIn.calls).toEqual([]);
+	});
+
+	test("with a bad --smoke-test-timeout", async () => {
+		seed({ amis: true });
+		const run = await release(["--smoke-test-timeout", "ten"]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			'--smoke-test-timeout must be seconds or minutes such as 90s or 10m, at most 60m, not "ten".',
+		);
+		expect(standIn.calls).toEqual([]);
+	});
+
+	test("without podman for the containers, saying how to get it", async () => {
+		seed({ containers: true });
+		const noPodman = pathWithout(["podman"]);
+		const run = await release([], { PATH: noPodman.path });
+		noPodman.dispose();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"`podman` is not on PATH; enter the dev shell (`nix develop`), or install podman (`apt-get install podman` on Debian and Ubuntu; GitHub's runners have it).",
+		);
+		expect(standIn.calls).toEqual([]);
+	});
+
+	test("with container images of different Nix versions", async () => {
+		seed({ amis: true, containers: true });
+		const path = recordPath("oci-container", "aarch64-linux");
+		writeRecord(path, { ...JSON.parse(readFileSync(path, "utf8")), nixVersion: "2.32.0" });
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`The container images were published to ${registry.host}/alias/nix with Nix 2.31.2 and 2.32.0; release joins images of one build of one repository: publish every system's image from the same commit and release again.`,
+		);
+		expect(standIn.calls).toEqual([]);
+	});
+});
+
+describe("a SIGKILL between any two steps, then a re-run", () => {
+	beforeEach(freshRelease);
+	/** Each AWS step, killed after AWS did its work and before its answer arrived. */
+	const awsSteps: [operation: string, arrival: number][] = [
+		["DescribeStacks", 1],
+		["GetImageBlockPublicAccessState", 2],
+		["DescribeImages", 1],
+		["RunInstances", 1],
+		["RunInstances", 2],
+		["GetConsoleOutput", 1],
+		["CreateTags", 1],
+		["TerminateInstances", 1],
+		["DistributeImage", 1],
+		["DistributeImage", 2],
+		["CreateTags", 3],
+		["GetImage", 1],
+		["GetImage", 4],
+		["RetryImage", 1],
+	];
+	test.each(awsSteps)(
+		"after %s (call %d): one distribution per system, no instance left running, the release complete",
+		async (operation, arrival) => {
+			const amis = seed();
+			world.failNextDistribution = "a transient failure";
+			const child = spawnRelease();
+			killAfter(standIn, child, operation, arrival);
+			expect(await child.exited).toBe(137);
+			standIn.hooks.clear();
+			expect(existsSync(releaseJson)).toBe(false);
+			const rerun = await release();
+			expect(rerun.exitCode).toBe(0);
+			expectOneReleaseOfEach(amis);
+			expect(authDirectoriesLeft()).toEqual([]);
+		},
+		60_000,
+	);
+
+	/** Each registry step: the runner is killed while a spy holds the step. */
+	const registrySteps: [step: string, env: Record<string, string>][] = [
+		["after the index was pushed", { PAUSE_AFTER_INDEX: "1" }],
+		["before the first moving tag", { PAUSE_AT_MOVE: "1" }],
+		["between the moving tags", { PAUSE_AT_MOVE: "2" }],
+	];
+	test.each(registrySteps)(
+		"%s: the re-run moves the tags and writes release.json",
+		async (_step, pauseAt) => {
+			const amis = seed();
+			const child = spawnRelease([], pauseAt);
+			const paused = join(spy, "paused");
+			for (let i = 0; i < 600 && !existsSync(paused); i++) await Bun.sleep(50);
+			expect(existsSync(paused)).toBe(true);
+			child.kill("SIGKILL");
+			expect(await child.exited).toBe(137);
+			process.kill(Number(readFileSync(paused, "utf8")), "SIGKILL");
+			expect(existsSync(releaseJson)).toBe(false);
+			rmSync(join(spy, "moves"), { force: true });
+			const rerun = await release();
+			expect(rerun.exitCode).toBe(0);
+			expectOneReleaseOfEach(amis);
+		},
+		60_000,
+	);
+});

@@ -246,11 +246,16 @@ function expectOneReleaseOfEach(amis: Record<string, string>) {
 	expect(indexAt(manifest.containers.tags.release)?.digest).toBe(manifest.containers.indexDigest);
 }
 
-/** The runs' private directories still there: the login's (in TMPDIR) and podman's run root (TMPDIR is too long for it: /tmp). */
+/**
+ * The runs' private directories still there: the login's (in TMPDIR) and
+ * podman's run root (TMPDIR is too long for it: /tmp, where only those of
+ * processes that are gone count, not another test run's).
+ */
 function authDirectoriesLeft(): string[] {
+	const gone = (name: string) => !existsSync(`/proc/${name.split("-")[3]}`);
 	return [
 		...readdirSync(childTmp).filter((name) => name.startsWith("nix-images-auth-")),
-		...readdirSync("/tmp").filter((name) => name.startsWith("nix-images-podman-")),
+		...readdirSync("/tmp").filter((name) => name.startsWith("nix-images-podman-") && gone(name)),
 	];
 }
 

@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
-import { relative } from "node:path";
+import { existsSync, lstatSync, readdirSync, realpathSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { deleteStorePaths } from "./nix/store.ts";
 import type { CleanOptions } from "./project/options.ts";
 import {
 	kindPaths,
@@ -25,7 +26,29 @@ export function cleanTargets(root: string, kind?: string, system?: string): stri
 	);
 }
 
-export default async function clean({ options, root, $, log, lock }: TaskContext<CleanOptions>) {
+/**
+ * The Nix store paths the image result links under `targets` point at: an
+ * image output is outputs/main/<kind>/<system>/result, so at most three
+ * levels below outputs/.
+ */
+export function imageStorePaths(targets: readonly string[]): string[] {
+	const found = new Set<string>();
+	const visit = (path: string, depth: number) => {
+		const entry = lstatSync(path, { throwIfNoEntry: false });
+		if (entry?.isSymbolicLink() && basename(path) === "result") {
+			const target = realpathSync(path, { encoding: "utf8" });
+			if (target.startsWith("/nix/store/")) found.add(target);
+			return;
+		}
+		if (!entry?.isDirectory() || depth === 0) return;
+		for (const name of readdirSync(path)) visit(join(path, name), depth - 1);
+	};
+	for (const target of targets) visit(target, 4);
+	return [...found].sort();
+}
+
+export default async function clean(context: TaskContext<CleanOptions>) {
+	const { options, root, $, log, lock } = context;
 	const targets = cleanTargets(root, options.kind, options.system).filter((path) =>
 		existsSync(path),
 	);
@@ -35,5 +58,7 @@ export default async function clean({ options, root, $, log, lock }: TaskContext
 	}
 	// Nothing is removed while another run writes there.
 	for (const target of targets) lock(target);
+	const storePaths = options.store ? imageStorePaths(targets) : [];
 	await $`rm -rf -- ${targets.map((path) => relative(root, path))}`;
+	if (storePaths.length > 0) await deleteStorePaths(context, storePaths);
 }

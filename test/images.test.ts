@@ -3,7 +3,7 @@
  * building a fixture flake with no inputs, through `bun task` in a copy of the project.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import {
@@ -202,5 +202,37 @@ describe("images", () => {
 				.subarray(0, 60)
 				.toString(),
 		).toStartWith(`virtual-machine ${nonce}\n`);
+	});
+});
+
+describe("clean --store", () => {
+	test("deletes the images' store paths with their outputs, so a CI cache saved afterwards holds no image", async () => {
+		fixture("good");
+		expect((await task(["images"], WITH_KVM)).exitCode).toBe(0);
+		const paths = ["oci-container", "virtual-machine"].map((kind) =>
+			realpathSync(out(kind, HOST, "result")),
+		);
+		const run = await bunTask(["clean", "--system", HOST, "--store"], { cwd: project.dir });
+		expect(run.exitCode).toBe(0);
+		expect(run.stderr).toContain("clean: deleted 2 image store path(s).");
+		for (const path of paths) expect(existsSync(path)).toBe(false);
+		expect(existsSync(out("oci-container", HOST))).toBe(false);
+	});
+
+	test("a path another GC root keeps alive is named, with how to find that root", async () => {
+		fixture("good");
+		expect((await task(["oci-container"])).exitCode).toBe(0);
+		const path = realpathSync(out("oci-container", HOST, "result"));
+		const other = join(project.dir, "other-root");
+		const root = Bun.spawnSync(["nix-store", "--add-root", other, "--realise", path]);
+		expect(root.exitCode).toBe(0);
+		const run = await bunTask(["clean", "--kind", "oci-container", "--store"], {
+			cwd: project.dir,
+		});
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`✗ Task "clean" failed: ${path} is still kept alive by another GC root, so it was not deleted; \`nix-store --query --roots ${path}\` names it: remove that root and run the task again.`,
+		);
+		rmSync(other, { force: true });
 	});
 });

@@ -33,6 +33,10 @@ export const cleanOptions = {
 		placeholder: "kind",
 	},
 	system: systemFilterOption,
+	store: {
+		type: "boolean",
+		doc: "Also delete the removed images' Nix store paths, which their result links kept alive (a CI cache must not hold images).",
+	},
 } as const;
 export type CleanOptions = OptionValues<typeof cleanOptions>;
 

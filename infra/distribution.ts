@@ -7,11 +7,22 @@ import { acceptWildcard } from "./findings.ts";
 import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./tags.ts";
 
 export interface AmiDistributionProps {
-	/** Lower-case name of the distribution configuration. */
+	/** Lower-case base of the configurations' names: `<name>-<system>`. */
 	name: string;
+	/** The stack's name, in the SSM parameters' path. */
+	stackName: string;
+	systems: readonly string[];
 	regions: readonly string[];
 	publicAmis: boolean;
 	lifecycleTagValue: string;
+}
+
+/**
+ * The SSM parameter that holds `system`'s latest AMI id in every region of
+ * the distribution (data type aws:ec2:image), guessable from the stack and system.
+ */
+export function amiParameterName(stackName: string, system: string): string {
+	return `/nix-images/${stackName}/nixos/${system}/latest`;
 }
 
 /** A role only Image Builder, acting for this account, can assume. */
@@ -22,19 +33,36 @@ export function imageBuilderPrincipal(scope: Construct): ServicePrincipal {
 }
 
 /**
- * Where `release` sends an AMI with Image Builder's DistributeImage: one AMI
- * distribution per region, and the role DistributeImage runs as.
+ * Where `release` sends an AMI with Image Builder's DistributeImage: per
+ * system a configuration with one AMI distribution per region, each writing
+ * the copy's id to the system's SSM parameter there (a configuration names
+ * its parameters, hence one per system); and the role DistributeImage runs as.
  */
 export class AmiDistribution extends Construct {
-	/** The configuration's name, known before it exists (IAM statements that create it need it). */
-	readonly name: string;
-	readonly configuration: CfnDistributionConfiguration;
+	/** Each system's configuration name, known before it exists (IAM statements that create it need it). */
+	readonly names: Record<string, string>;
+	readonly configurations: Record<string, CfnDistributionConfiguration>;
+	/** Each system's SSM parameter name. */
+	readonly parameterNames: Record<string, string>;
 	readonly executionRole: Role;
 
 	constructor(scope: Construct, id: string, props: AmiDistributionProps) {
 		super(scope, id);
 		const stack = Stack.of(this);
-		this.name = props.name;
+		this.names = Object.fromEntries(
+			props.systems.map((system) => [system, `${props.name}-${system}`]),
+		);
+		this.parameterNames = Object.fromEntries(
+			props.systems.map((system) => [system, amiParameterName(props.stackName, system)]),
+		);
+		const parameterArns = Object.values(this.parameterNames).map((name) =>
+			stack.formatArn({
+				service: "ssm",
+				region: "*",
+				resource: "parameter",
+				resourceName: name.slice(1),
+			}),
+		);
 		const { image, snapshot } = ec2ImageArns(this, "*");
 
 		// Only what distribution does: copy the AMI to each region, tag the copies,
@@ -69,6 +97,11 @@ export class AmiDistribution extends Construct {
 							actions: ["ec2:ModifyImageAttribute"],
 							resources: [image],
 							conditions: { StringEquals: { "aws:ResourceTag/CreatedBy": "EC2 Image Builder" } },
+						}),
+						new PolicyStatement({
+							sid: "WriteTheAmiParameters",
+							actions: ["ssm:PutParameter"],
+							resources: parameterArns,
 						}),
 						new PolicyStatement({
 							sid: "Log",
@@ -110,23 +143,41 @@ export class AmiDistribution extends Construct {
 			"Image Builder writes distribution logs to its own /aws/imagebuilder/ log groups in each region.",
 		);
 
+		for (const name of Object.values(this.parameterNames)) {
+			acceptWildcard(
+				role,
+				`arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter${name}`,
+				"Distribution writes this one parameter in every configured region; the wildcard is the region only.",
+			);
+		}
+
 		const amiTags = {
 			[MANAGED_BY.key]: MANAGED_BY.value,
 			[LIFECYCLE_TAG_KEY]: props.lifecycleTagValue,
 		};
-		this.configuration = new CfnDistributionConfiguration(this, "Resource", {
-			name: props.name,
-			description: "nix-images: NixOS AMIs in every region, published by bun task release.",
-			// Raw CloudFormation inside amiDistributionConfiguration: the keys are PascalCase.
-			distributions: props.regions.map((region) => ({
-				region,
-				amiDistributionConfiguration: {
-					Description: "NixOS for Amazon EC2, built by nix-images",
-					AmiTags: amiTags,
-					...(props.publicAmis ? { LaunchPermissionConfiguration: { UserGroups: ["all"] } } : {}),
-				},
-			})),
-			tags: { [MANAGED_BY.key]: MANAGED_BY.value },
-		});
+		this.configurations = Object.fromEntries(
+			props.systems.map((system) => [
+				system,
+				new CfnDistributionConfiguration(this, system, {
+					name: this.names[system] as string,
+					description: `nix-images: NixOS AMIs for ${system} in every region, published by bun task release.`,
+					// Raw CloudFormation inside amiDistributionConfiguration: the keys are PascalCase.
+					distributions: props.regions.map((region) => ({
+						region,
+						amiDistributionConfiguration: {
+							Description: "NixOS for Amazon EC2, built by nix-images",
+							AmiTags: amiTags,
+							...(props.publicAmis
+								? { LaunchPermissionConfiguration: { UserGroups: ["all"] } }
+								: {}),
+						},
+						ssmParameterConfigurations: [
+							{ parameterName: this.parameterNames[system] as string, dataType: "aws:ec2:image" },
+						],
+					})),
+					tags: { [MANAGED_BY.key]: MANAGED_BY.value },
+				}),
+			]),
+		);
 	}
 }

@@ -12,6 +12,11 @@ import { AccountRootPrincipal, PolicyStatement, Role } from "aws-cdk-lib/aws-iam
 import { buildApp } from "./app.ts";
 import { defaultRegions } from "./regions.ts";
 
+/** The systems, as nix/systems.json lists them. */
+const SYSTEMS = JSON.parse(
+	readFileSync(join(import.meta.dir, "../nix/systems.json"), "utf8"),
+) as string[];
+
 const outdirs: string[] = [];
 afterAll(() => {
 	for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
@@ -76,12 +81,71 @@ describe("the ECR Public repository", () => {
 });
 
 describe("the distribution configuration", () => {
-	const distributions = () =>
-		Object.values(template.findResources("AWS::ImageBuilder::DistributionConfiguration"))[0]
-			?.Properties.Distributions as {
-			Region: string;
-			AmiDistributionConfiguration: Record<string, unknown>;
+	type Distribution = {
+		Region: string;
+		AmiDistributionConfiguration: Record<string, unknown>;
+		SsmParameterConfigurations: object[];
+	};
+	const configurations = () =>
+		Object.values(template.findResources("AWS::ImageBuilder::DistributionConfiguration")).map(
+			(resource) => resource.Properties as { Name: string; Distributions: Distribution[] },
+		);
+	const distributions = () => configurations()[0]?.Distributions as Distribution[];
+
+	test("has one configuration per system of nix/systems.json", () => {
+		expect(configurations().map((c) => c.Name)).toEqual(
+			SYSTEMS.map((system) => `production-nixos-${system}`),
+		);
+	});
+	test("writes each system's AMI id to its own SSM parameter in every region", () => {
+		for (const [index, system] of SYSTEMS.entries()) {
+			const list = configurations()[index]?.Distributions ?? [];
+			expect(list).toHaveLength(17);
+			for (const distribution of list) {
+				expect(distribution.SsmParameterConfigurations).toEqual([
+					{
+						ParameterName: `/nix-images/Production/nixos/${system}/latest`,
+						DataType: "aws:ec2:image",
+					},
+				]);
+			}
+		}
+		expect(JSON.parse(template.toJSON().Outputs.AmiParameterNames.Value)).toEqual(
+			Object.fromEntries(
+				SYSTEMS.map((system) => [system, `/nix-images/Production/nixos/${system}/latest`]),
+			),
+		);
+	});
+	test("lets its role write only those parameters, in any region", () => {
+		const role = Object.values(template.findResources("AWS::IAM::Role")).find(
+			(r) => r.Properties.Policies?.[0]?.PolicyName === "Distribute",
+		);
+		const statements = role?.Properties.Policies[0].PolicyDocument.Statement as {
+			Sid: string;
+			Action: string | string[];
+			Resource: unknown;
 		}[];
+		const ssm = statements.filter((statement) => JSON.stringify(statement.Action).includes("ssm:"));
+		expect(ssm.map((statement) => [statement.Sid, statement.Action])).toEqual([
+			["WriteTheAmiParameters", "ssm:PutParameter"],
+		]);
+		expect(JSON.stringify(ssm[0]?.Resource)).toBe(
+			JSON.stringify(
+				SYSTEMS.map((system) => ({
+					"Fn::Join": [
+						"",
+						[
+							"arn:",
+							{ Ref: "AWS::Partition" },
+							":ssm:*:",
+							{ Ref: "AWS::AccountId" },
+							`:parameter/nix-images/Production/nixos/${system}/latest`,
+						],
+					],
+				})),
+			),
+		);
+	});
 
 	test("has one AMI distribution per default region: 17, no opt-in region, no duplicate", () => {
 		const regions = distributions().map((d) => d.Region);
@@ -100,9 +164,11 @@ describe("the distribution configuration", () => {
 				LaunchPermissionConfiguration: { UserGroups: ["all"] },
 			});
 		}
-		template.hasResourceProperties("AWS::ImageBuilder::DistributionConfiguration", {
-			Name: "production-nixos",
-		});
+		for (const system of SYSTEMS) {
+			template.hasResourceProperties("AWS::ImageBuilder::DistributionConfiguration", {
+				Name: `production-nixos-${system}`,
+			});
+		}
 	});
 	test("follows the regions and publicAmis context", () => {
 		const custom = synthesize({
@@ -326,8 +392,9 @@ describe("GitHub Actions access", () => {
 describe("the outputs", () => {
 	test("give publish and release everything they need", () => {
 		expect(Object.keys(template.findOutputs("*")).sort()).toEqual([
+			"AmiParameterNames",
 			"DeployRoleArn",
-			"DistributionConfigurationArn",
+			"DistributionConfigurationArns",
 			"DistributionRegions",
 			"DistributionRoleArn",
 			"GitHubOidcProviderArn",

@@ -6,6 +6,7 @@ import { GitHubOidc } from "./github/oidc.ts";
 import { PublishRole } from "./github/publish-role.ts";
 import { HOME_REGION } from "./home-region.ts";
 import { AmiLifecycle } from "./lifecycle.ts";
+import { SYSTEM_ARCHITECTURES } from "./publish/architectures.ts";
 import { PublicRepository } from "./repository.ts";
 import type { StackSettings } from "./settings.ts";
 import { LIFECYCLE_TAG_KEY } from "./tags.ts";
@@ -32,6 +33,8 @@ export class ImagesStack extends Stack {
 		});
 		const distribution = new AmiDistribution(this, "Distribution", {
 			name: baseName,
+			stackName: settings.stackName,
+			systems: Object.keys(SYSTEM_ARCHITECTURES),
 			regions: settings.regions,
 			publicAmis: settings.publicAmis,
 			lifecycleTagValue,
@@ -52,9 +55,18 @@ export class ImagesStack extends Stack {
 		);
 		output("RepositoryArn", repository.resource.attrArn, "ECR Public repository ARN");
 		output(
-			"DistributionConfigurationArn",
-			distribution.configuration.attrArn,
-			"Image Builder distribution configuration for DistributeImage",
+			"DistributionConfigurationArns",
+			this.toJsonString(
+				Object.fromEntries(
+					Object.entries(distribution.configurations).map(([system, c]) => [system, c.attrArn]),
+				),
+			),
+			"Image Builder distribution configuration for DistributeImage, per system (JSON)",
+		);
+		output(
+			"AmiParameterNames",
+			JSON.stringify(distribution.parameterNames),
+			"SSM parameter with the latest AMI id in every distribution region, per system (JSON)",
 		);
 		output(
 			"DistributionRoleArn",

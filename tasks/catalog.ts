@@ -134,6 +134,13 @@ crash finishes the job and duplicates nothing.`,
 		preflight: () => import("./aws/credentials.ts"),
 		load: () => import("./release.ts"),
 	}),
+	"release-page": defineTask({
+		doc: `Render the release page outputs/main/release/index.html from release.json, without AWS.
+release writes it too; this renders it again, for instance from an older release's release.json:
+per system the AMI id of every region with a launch link and the SSM parameter, the container's
+pull commands and digests, a filter for the regions. One static file with no external request.`,
+		load: () => import("./release-page.ts"),
+	}),
 	ship: defineTask({
 		doc: "Ship this machine's system end to end: deploy, build both images, publish them, release.",
 		depends: ["deploy", "images", "publish", "release"],

@@ -11,11 +11,12 @@ import { SYSTEM_ARCHITECTURES, type System } from "../infra/publish/architecture
 import { distribute, requirePublicSharing } from "../infra/publish/distribute.ts";
 import { PublishError } from "../infra/publish/errors.ts";
 import { smokeTest } from "../infra/publish/smoke-test.ts";
+import { systemOutput } from "../infra/publish/stack.ts";
 import { MANAGED_BY } from "../infra/tags.ts";
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
 import { cdkContext, stackSettings } from "./cdk/context.ts";
 import { bootMarker } from "./project/boot-marker.ts";
-import { writeJsonAtomically } from "./project/files.ts";
+import { readJson, writeJsonAtomically } from "./project/files.ts";
 import type { ReleaseOptions } from "./project/options.ts";
 import { releaseOutput } from "./project/outputs.ts";
 import type { AmiRecord } from "./publish/ami.ts";
@@ -29,9 +30,21 @@ import {
 	type SystemRelease,
 	summaryMarkdown,
 } from "./release/manifest.ts";
+import { writePage } from "./release/page.ts";
 import { TaskError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
+
+/** When this release was first made: kept from release.json when it is this release's, so a re-run changes nothing. */
+function firstReleased(path: string, releaseId: string): string {
+	try {
+		const earlier = readJson(path);
+		if (earlier.releaseId === releaseId && typeof earlier.releasedAt === "string") {
+			return earlier.releasedAt;
+		}
+	} catch {}
+	return new Date().toISOString();
+}
 
 /** --smoke-test-timeout in milliseconds: `<n>s` or `<n>m`, at most an hour. */
 export function smokeTestTimeout(given: string): number {
@@ -122,7 +135,11 @@ async function distributeAll(
 				imageId: ami.imageId,
 				buildId: ami.buildId,
 				system: ami.system,
-				distributionConfigurationArn: stack.DistributionConfigurationArn,
+				distributionConfigurationArn: systemOutput(
+					stack,
+					"DistributionConfigurationArns",
+					ami.system,
+				),
 				executionRole: stack.DistributionRoleArn,
 				tags: {
 					[MANAGED_BY.key]: MANAGED_BY.value,
@@ -137,6 +154,7 @@ async function distributeAll(
 				label: ami.label,
 				sourceImage: { region: ami.region, imageId: ami.imageId, name: ami.imageName },
 				imageBuilderImage: distribution?.imageBuildVersionArn ?? "",
+				ssmParameter: systemOutput(stack, "AmiParameterNames", ami.system),
 				smokeTest: smoke.get(ami.system) ?? "skipped",
 				regions: distribution?.amis ?? {},
 			};
@@ -150,6 +168,7 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 	const { root, dryRun, log, lock } = context;
 	const output = releaseOutput(root);
 	lock(output.json);
+	lock(output.dir);
 	const timeLimitMs = smokeTestTimeout(context.options["smoke-test-timeout"]);
 	if (dryRun && context.ranEarlier("publish")) {
 		log("would release what publish leaves (this dry run published nothing).");
@@ -181,13 +200,15 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 		const manifest: ReleaseManifest = {
 			version,
 			releaseId,
+			releasedAt: firstReleased(output.json, releaseId),
 			stack: settings.stackName,
 			amis: released,
 			...(index ? { containers: containerSection(index, containers) } : {}),
 		};
 		if (dryRun) return;
 		writeJsonAtomically(output.json, manifest);
-		log(`wrote ${relative(root, output.json)}.`);
+		writePage(output.page, manifest);
+		log(`wrote ${relative(root, output.json)} and ${relative(root, output.page)}.`);
 		if (amis.length > 0) process.stdout.write(`${amiTable(manifest)}\n`);
 		if (manifest.containers) {
 			process.stdout.write(

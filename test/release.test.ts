@@ -361,14 +361,16 @@ describe("release", () => {
 			expect(instance?.userData).toContain("shutdown -P +15");
 		}
 
-		// The distribution: the stack's configuration and role, public copies in every region.
+		// The distribution: each system's configuration and the role, public copies in every region.
 		const distributions = [...world.imageBuilderImages.values()];
 		expect(distributions).toHaveLength(2);
 		const outputs = world.stacks.get("Production")?.outputs ?? {};
+		const configurations = JSON.parse(String(outputs.DistributionConfigurationArns));
+		for (const [system, imageId] of Object.entries(amis)) {
+			const distribution = distributions.find((d) => d.sourceImage === imageId);
+			expect(distribution?.distributionConfigurationArn).toBe(configurations[system]);
+		}
 		for (const distribution of distributions) {
-			expect(distribution.distributionConfigurationArn).toBe(
-				String(outputs.DistributionConfigurationArn),
-			);
 			expect(distribution.executionRole).toBe(String(outputs.DistributionRoleArn));
 			expect(distribution.tags).toMatchObject({
 				ManagedBy: "nix-images",
@@ -402,6 +404,16 @@ describe("release", () => {
 
 		// release.json: the version, per system the build and region → AMI id, the containers.
 		expect(manifest.version).toBe(`${LABEL}-${manifest.releaseId}`);
+		expect(Date.parse(manifest.releasedAt)).toBeGreaterThan(Date.parse("2026-01-01"));
+		expect(manifest.amis["aarch64-linux"].ssmParameter).toBe(
+			"/nix-images/Production/nixos/aarch64-linux/latest",
+		);
+		// …and its page, beside it.
+		const page = readFileSync(join(project.dir, "outputs/main/release/index.html"), "utf8");
+		for (const region of ["us-east-1", "eu-west-1"]) {
+			expect(page).toContain(manifest.amis["x86_64-linux"].regions[region]);
+		}
+		expect(page).toContain(manifest.containers.indexDigest);
 		expect(manifest.amis["x86_64-linux"]).toMatchObject({
 			buildId: SYSTEMS["x86_64-linux"].build,
 			smokeTest: "passed",

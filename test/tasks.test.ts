@@ -26,7 +26,9 @@ describe("bun task in the repository", () => {
 	test("--completions bash completes the project's tasks", async () => {
 		const run = await bunTask(["--completions", "bash"]);
 		expect(run.exitCode).toBe(0);
-		expect(run.stdout).toContain("clean) flags='--kind --system --store --no-store --dry-run --help'");
+		expect(run.stdout).toContain(
+			"clean) flags='--kind --system --store --no-store --dry-run --help'",
+		);
 	});
 });
 

@@ -61,6 +61,9 @@ const jobs = workflows.flatMap(({ path, workflow }) =>
 const steps = jobs.flatMap(({ id, job }) => job.steps.map((step) => ({ job: id, step })));
 const usesOf = (step: Step, action: string) => step.uses?.split("@")[0] === action;
 
+/** Whether a job deploys GitHub Pages, whose action proves the page's origin with an OIDC token. */
+const deploysPages = (job: Job) => job.steps.some((step) => usesOf(step, "actions/deploy-pages"));
+
 /** Whether a job reaches AWS: it assumes a role, directly or through the local action. */
 const reachesAws = (job: Job) =>
 	job.steps.some(
@@ -177,16 +180,23 @@ describe("workflows", () => {
 		]);
 	});
 
-	test("permissions are read-only at the top; id-token: write only in the jobs that reach AWS", () => {
+	test("permissions are read-only at the top; id-token: write only in the jobs that reach AWS (and deploy-pages)", () => {
 		for (const { workflow } of workflows)
 			expect(workflow.permissions).toEqual({ contents: "read" });
 		for (const { id, job } of jobs) {
 			const idToken = job.permissions?.["id-token"];
 			expect({ job: id, idToken }).toEqual({
 				job: id,
-				idToken: reachesAws(job) ? "write" : undefined,
+				idToken: reachesAws(job) || deploysPages(job) ? "write" : undefined,
 			});
 			if (job.permissions) expect(job.permissions.contents).toBe("read");
+			const granted = Object.entries(job.permissions ?? {}).filter(
+				([, level]) => level === "write",
+			);
+			expect({ job: id, granted: granted.map(([scope]) => scope).sort() }).toEqual({
+				job: id,
+				granted: deploysPages(job) ? ["id-token", "pages"] : reachesAws(job) ? ["id-token"] : [],
+			});
 		}
 		expect(jobs.filter(({ job }) => reachesAws(job)).map(({ id }) => id)).toEqual([
 			"deploy",
@@ -273,7 +283,12 @@ describe("workflows", () => {
 				.flatMap((path) => expand(PIPELINE.jobs[job] as Job, path));
 			for (const path of paths) {
 				expect(path, `${job}: ${path}`).not.toMatch(IMAGE);
-				expect(path.endsWith(".json") || path === "outputs/main/infrastructure", path).toBe(true);
+				expect(
+					path.endsWith(".json") ||
+						path === "outputs/main/infrastructure" ||
+						path === "outputs/main/release/index.html",
+					path,
+				).toBe(true);
 			}
 		}
 		// The Nix cache keeps build dependencies: the images leave the store before its post step saves it.
@@ -294,6 +309,12 @@ describe("workflows", () => {
 			expect(job.steps[clean]?.if).toBe("always()");
 		}
 		for (const { step } of steps) expect(usesOf(step, "actions/cache")).toBe(false);
+		// The page's artifact is the release page's directory: one HTML file.
+		for (const { step } of steps.filter(({ step }) =>
+			usesOf(step, "actions/upload-pages-artifact"),
+		)) {
+			expect(step.with?.path).toBe("outputs/main/release");
+		}
 	});
 
 	test("every run step that does project work is one `exec bun task` of a task in the catalog", () => {
@@ -336,7 +357,7 @@ describe("workflows", () => {
 			expression("github.event_name == 'pull_request'"),
 		);
 		expect(PIPELINE.concurrency?.group).toContain("github.event.pull_request.number || github.ref");
-		for (const id of ["deploy", "release"]) {
+		for (const id of ["deploy", "release", "pages"]) {
 			expect((PIPELINE.jobs[id] as Job).concurrency?.["cancel-in-progress"]).toBe(false);
 		}
 	});
@@ -362,7 +383,9 @@ describe("workflows", () => {
 
 	test("checkouts keep no credentials", () => {
 		const checkouts = steps.filter(({ step }) => usesOf(step, "actions/checkout"));
-		expect(checkouts.length).toBe(Object.keys(PIPELINE.jobs).length);
+		// Every job that runs anything of the repository checks it out (pages only deploys an artifact).
+		const running = jobs.filter(({ job }) => job.steps.some((step) => step.run !== undefined));
+		expect(new Set(checkouts.map(({ job }) => job))).toEqual(new Set(running.map(({ id }) => id)));
 		for (const { step } of checkouts) expect(step.with?.["persist-credentials"]).toBe(false);
 	});
 });

@@ -146,7 +146,9 @@ function deployStatements(stack: Stack, props: DeployRoleProps): PolicyStatement
 				"imagebuilder:UntagResource",
 			],
 			resources: [
-				arn("imagebuilder", "distribution-configuration", props.distribution.name),
+				...Object.values(props.distribution.names).map((name) =>
+					arn("imagebuilder", "distribution-configuration", name),
+				),
 				arn("imagebuilder", "lifecycle-policy", props.lifecycle.name),
 			],
 		}),

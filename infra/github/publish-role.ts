@@ -164,7 +164,10 @@ function releaseStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 		new PolicyStatement({
 			sid: "DistributeWithThisConfiguration",
 			actions: ["imagebuilder:DistributeImage"],
-			resources: [props.distribution.configuration.attrArn, imageBuilderImages],
+			resources: [
+				...Object.values(props.distribution.configurations).map((c) => c.attrArn),
+				imageBuilderImages,
+			],
 		}),
 		new PolicyStatement({
 			sid: "FollowAndRetryDistributions",

@@ -3,7 +3,7 @@ import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-clo
 import { mockClient } from "aws-sdk-client-mock";
 import { AwsCalls } from "./calls.ts";
 import { RetryBudget } from "./retry.ts";
-import { readStackOutputs, STACK_OUTPUTS } from "./stack.ts";
+import { readStackOutputs, STACK_OUTPUTS, type StackOutputs, systemOutput } from "./stack.ts";
 
 const cfnMock = mockClient(CloudFormationClient);
 afterEach(() => cfnMock.reset());
@@ -28,7 +28,7 @@ describe("readStackOutputs", () => {
 				},
 			],
 		});
-		expect((await read()).DistributionConfigurationArn).toBe("DistributionConfigurationArn-value");
+		expect((await read()).DistributionRoleArn).toBe("DistributionRoleArn-value");
 	});
 	test("a missing stack, one not deployed, or one without an output is one sentence saying to deploy", async () => {
 		cfnMock.on(DescribeStacksCommand).rejects(
@@ -58,5 +58,25 @@ describe("readStackOutputs", () => {
 			],
 		});
 		await expect(read()).rejects.toThrow("The stack Production has no output RepositoryName");
+	});
+});
+
+describe("systemOutput", () => {
+	const stack = {
+		DistributionConfigurationArns: JSON.stringify({ "x86_64-linux": "arn:x86" }),
+		AmiParameterNames: "not JSON",
+	} as StackOutputs;
+	test("reads one system's entry of a JSON output", () => {
+		expect(systemOutput(stack, "DistributionConfigurationArns", "x86_64-linux")).toBe("arn:x86");
+	});
+	test("a system the stack does not know, or an output that is no JSON map, says to deploy", () => {
+		for (const [key, system] of [
+			["DistributionConfigurationArns", "aarch64-linux"],
+			["AmiParameterNames", "x86_64-linux"],
+		] as const) {
+			expect(() => systemOutput(stack, key, system)).toThrow(
+				`The stack's output ${key} has nothing for ${system}: it was deployed by an older version or for other systems; run \`bun task deploy\` to update it.`,
+			);
+		}
 	});
 });

@@ -13,7 +13,8 @@ import { errorCode, PublishError } from "./errors.ts";
 /** The outputs infra/stack.ts declares that publishing reads. */
 export const STACK_OUTPUTS = [
 	"RepositoryName",
-	"DistributionConfigurationArn",
+	"DistributionConfigurationArns",
+	"AmiParameterNames",
 	"DistributionRoleArn",
 	"DistributionRegions",
 	"LifecycleTagKey",
@@ -63,4 +64,23 @@ export async function readStackOutputs(
 		);
 	}
 	return outputs as StackOutputs;
+}
+
+/**
+ * One system's entry of an output that maps systems to values (JSON), or a
+ * sentence saying the deployed stack predates that system.
+ */
+export function systemOutput(
+	outputs: StackOutputs,
+	key: "DistributionConfigurationArns" | "AmiParameterNames",
+	system: string,
+): string {
+	let value: unknown;
+	try {
+		value = (JSON.parse(outputs[key]) as Record<string, unknown>)[system];
+	} catch {}
+	if (typeof value === "string" && value !== "") return value;
+	throw new PublishError(
+		`The stack's output ${key} has nothing for ${system}: it was deployed by an older version or for other systems; run \`bun task deploy\` to update it.`,
+	);
 }

@@ -56,9 +56,14 @@ export function linkAtomically(target: string, path: string): void {
  * the new one, never half of it. `mode` defaults to owner read-write, others read.
  */
 export function writeJsonAtomically(path: string, value: unknown, mode = 0o644): void {
+	writeAtomically(path, `${JSON.stringify(value, null, 2)}\n`, mode);
+}
+
+/** Writes `text` to `path` in one rename (see writeJsonAtomically). */
+export function writeAtomically(path: string, text: string, mode = 0o644): void {
 	const temporary = `${path}.tmp-${process.pid}`;
 	try {
-		writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode });
+		writeFileSync(temporary, text, { mode });
 		renameSync(temporary, path);
 	} catch (error) {
 		rmSync(temporary, { force: true });

@@ -86,7 +86,8 @@ export function publishOutput(root: string, kind: ImageKind, system: string) {
 
 /** What `release` writes: the release manifest, the public pointer to every published image. */
 export function releaseOutput(root: string) {
-	return { json: `${outputDir(root, "release")}.json`, dir: outputDir(root, "release") };
+	const dir = outputDir(root, "release");
+	return { json: `${dir}.json`, dir, page: `${dir}/index.html` };
 }
 
 /**

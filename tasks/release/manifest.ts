@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type { AmiRecord } from "../publish/ami.ts";
 import type { ContainerRecord } from "../publish/container.ts";
+import { TaskError } from "../runner/errors.ts";
 import type { ContainerIndex } from "./containers.ts";
 
 export interface SystemRelease {
@@ -13,6 +14,8 @@ export interface SystemRelease {
 	label: string;
 	sourceImage: { region: string; imageId: string; name: string };
 	imageBuilderImage: string;
+	/** The SSM parameter that holds this system's latest AMI id in every region (aws:ec2:image). */
+	ssmParameter: string;
 	/** Whether this build's AMI passed the smoke test (in this run or an earlier one), or it was skipped. */
 	smokeTest: "passed" | "skipped";
 	/** region → AMI id */
@@ -22,6 +25,8 @@ export interface SystemRelease {
 export interface ReleaseManifest {
 	version: string;
 	releaseId: string;
+	/** When this release was first made (ISO 8601): kept by a re-run of the same release. */
+	releasedAt: string;
 	stack: string;
 	amis: Record<string, SystemRelease>;
 	containers?: {
@@ -113,4 +118,45 @@ export function summaryMarkdown(manifest: ReleaseManifest): string {
 		);
 	}
 	return `${lines.join("\n")}\n`;
+}
+
+/**
+ * A release.json read back (to render its page again): the fields the page
+ * shows must be there, or one sentence says which are not.
+ */
+export function checkManifest(value: Record<string, unknown>, shownPath: string): ReleaseManifest {
+	const missing: string[] = [];
+	const need = (ok: boolean, what: string) => {
+		if (!ok) missing.push(what);
+	};
+	const isText = (v: unknown) => typeof v === "string" && v !== "";
+	const isObject = (v: unknown): v is Record<string, unknown> =>
+		typeof v === "object" && v !== null && !Array.isArray(v);
+	for (const key of ["version", "releaseId", "releasedAt", "stack"]) need(isText(value[key]), key);
+	need(isObject(value.amis), "amis");
+	for (const [system, release] of Object.entries(isObject(value.amis) ? value.amis : {})) {
+		const ok =
+			isObject(release) &&
+			isObject(release.regions) &&
+			isObject(release.sourceImage) &&
+			["buildId", "label", "ssmParameter", "smokeTest"].every((key) => isText(release[key]));
+		need(ok, `amis.${system}`);
+	}
+	const containers = value.containers;
+	if (containers !== undefined) {
+		need(
+			isObject(containers) &&
+				isText(containers.repository) &&
+				isText(containers.indexDigest) &&
+				isObject(containers.tags) &&
+				isObject(containers.images),
+			"containers",
+		);
+	}
+	if (missing.length > 0) {
+		throw new TaskError(
+			`${shownPath} is no release manifest this version can render (no valid ${missing.join(", ")}); run \`bun task release\` again to write it anew.`,
+		);
+	}
+	return value as unknown as ReleaseManifest;
 }

@@ -230,10 +230,10 @@ export function imageBuilderService(world: World): Service {
 						`The source image ${input.sourceImage} is not available.`,
 					);
 				}
-				if (
-					input.distributionConfigurationArn !==
-					world.stacks.get("Production")?.outputs.DistributionConfigurationArn
-				) {
+				const configurations = Object.values(
+					JSON.parse(world.stacks.get("Production")?.outputs.DistributionConfigurationArns ?? "{}"),
+				);
+				if (!configurations.includes(input.distributionConfigurationArn)) {
 					throw new AwsError(
 						"ResourceNotFoundException",
 						"The distribution configuration does not exist.",

@@ -4,8 +4,11 @@
  * see and change them. Tests read it to assert what publishing left behind.
  */
 import { createHash } from "node:crypto";
+import { SYSTEM_ARCHITECTURES } from "../../infra/publish/architectures.ts";
 
 export const ACCOUNT = "123456789012";
+/** The systems the stack distributes (nix/systems.json). */
+const SYSTEMS = Object.keys(SYSTEM_ARCHITECTURES);
 export const BLOCK_SIZE = 524288;
 
 export interface SnapshotRecord {
@@ -130,7 +133,19 @@ export function stackOutputs(name = "Production"): Record<string, string> {
 	return {
 		RepositoryName: "nix",
 		RepositoryArn: `arn:aws:ecr-public::${ACCOUNT}:repository/nix`,
-		DistributionConfigurationArn: `arn:aws:imagebuilder:us-east-1:${ACCOUNT}:distribution-configuration/${name.toLowerCase()}-nixos`,
+		DistributionConfigurationArns: JSON.stringify(
+			Object.fromEntries(
+				SYSTEMS.map((system) => [
+					system,
+					`arn:aws:imagebuilder:us-east-1:${ACCOUNT}:distribution-configuration/${name.toLowerCase()}-nixos-${system}`,
+				]),
+			),
+		),
+		AmiParameterNames: JSON.stringify(
+			Object.fromEntries(
+				SYSTEMS.map((system) => [system, `/nix-images/${name}/nixos/${system}/latest`]),
+			),
+		),
 		DistributionRoleArn: `arn:aws:iam::${ACCOUNT}:role/${name}-DistributionExecutionRole-ABC`,
 		DistributionRegions: "us-east-1,eu-west-1",
 		PublicAmis: "true",

@@ -48,6 +48,7 @@ describe("readSettings", () => {
 			lifecycleKeep: 3,
 			lifecycleMaxAgeDays: 90,
 			githubEnvironment: "Production",
+			githubPublishEnvironment: "Images",
 		});
 	});
 	test("accepts values as JSON types or as the strings --context passes", () => {
@@ -58,7 +59,8 @@ describe("readSettings", () => {
 				lifecycleMaxAgeDays: 30,
 				regions: "us-east-1, eu-west-1",
 				githubRepository: "commiterate/nix-images",
-				githubEnvironment: "Images",
+				githubEnvironment: "Deploy",
+				githubPublishEnvironment: "Publish",
 			}),
 		).toMatchObject({
 			publicAmis: false,
@@ -66,7 +68,8 @@ describe("readSettings", () => {
 			lifecycleMaxAgeDays: 30,
 			regions: ["us-east-1", "eu-west-1"],
 			githubRepository: "commiterate/nix-images",
-			githubEnvironment: "Images",
+			githubEnvironment: "Deploy",
+			githubPublishEnvironment: "Publish",
 		});
 		expect(read({ regions: ["af-south-1"] }).regions).toEqual(["af-south-1"]);
 	});
@@ -78,6 +81,9 @@ describe("readSettings", () => {
 			'"lifecycleMaxAgeDays": "ninety"; use a whole number',
 		);
 		expect(rejects({ publicAmis: "yes" })).toContain('"publicAmis": "yes"; use true or false');
+		expect(rejects({ githubPublishEnvironment: "Production" })).toBe(
+			'Invalid CDK context "githubPublishEnvironment": "Production"; use another environment than githubEnvironment ("Production"), so that a job that publishes cannot assume the deploy role (set it in cdk.json "context" or pass --context githubPublishEnvironment=…).',
+		);
 		expect(rejects({ stackName: "my stack" })).toContain(
 			'"stackName": "my stack"; use a CloudFormation stack name',
 		);

@@ -18,7 +18,10 @@ export interface StackSettings {
 	lifecycleMaxAgeDays: number;
 	/** owner/name: when set, the GitHub OIDC provider and the deploy and publish roles are created. */
 	githubRepository?: string;
+	/** The GitHub environment the deploy role trusts. */
 	githubEnvironment: string;
+	/** The GitHub environment the publish role trusts: another one, so a publishing job cannot deploy. */
+	githubPublishEnvironment: string;
 	/** An existing GitHub OIDC provider (one per account): used instead of creating one. */
 	githubOidcProviderArn?: string;
 }
@@ -36,6 +39,7 @@ export const CONTEXT_KEYS = [
 	"lifecycleMaxAgeDays",
 	"githubRepository",
 	"githubEnvironment",
+	"githubPublishEnvironment",
 	"githubOidcProviderArn",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -56,6 +60,7 @@ export const DEFAULT_SETTINGS = {
 	lifecycleKeep: 3,
 	lifecycleMaxAgeDays: 90,
 	githubEnvironment: "Production",
+	githubPublishEnvironment: "Images",
 } as const satisfies Partial<Record<ContextKey, unknown>>;
 type Defaulted = keyof typeof DEFAULT_SETTINGS;
 
@@ -152,6 +157,22 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		/^arn:aws:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
 		"the ARN of the account's token.actions.githubusercontent.com OIDC provider",
 	);
+	const environment = /^[^\s,'"`]{1,255}$/;
+	const environmentAllowed = "a GitHub environment name without spaces, commas or quotes";
+	const githubEnvironment = text(lookup, "githubEnvironment", environment, environmentAllowed);
+	const githubPublishEnvironment = text(
+		lookup,
+		"githubPublishEnvironment",
+		environment,
+		environmentAllowed,
+	);
+	if (githubPublishEnvironment === githubEnvironment) {
+		throw invalid(
+			"githubPublishEnvironment",
+			githubPublishEnvironment,
+			`another environment than githubEnvironment ("${githubEnvironment}"), so that a job that publishes cannot assume the deploy role`,
+		);
+	}
 	return {
 		stackName: text(
 			lookup,
@@ -170,12 +191,8 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		lifecycleKeep: wholeNumber(lookup, "lifecycleKeep", 1, 1000),
 		lifecycleMaxAgeDays: wholeNumber(lookup, "lifecycleMaxAgeDays", 1, 36500),
 		...(githubRepository === undefined ? {} : { githubRepository }),
-		githubEnvironment: text(
-			lookup,
-			"githubEnvironment",
-			/^[^\s,'"`]{1,255}$/,
-			"a GitHub environment name without spaces, commas or quotes",
-		),
+		githubEnvironment,
+		githubPublishEnvironment,
 		...(githubOidcProviderArn === undefined ? {} : { githubOidcProviderArn }),
 	};
 }

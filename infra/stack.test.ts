@@ -266,7 +266,7 @@ describe("the lifecycle policy", () => {
 });
 
 describe("GitHub Actions access", () => {
-	const trust = {
+	const trust = (environment: string) => ({
 		Statement: [
 			{
 				Action: "sts:AssumeRoleWithWebIdentity",
@@ -275,13 +275,12 @@ describe("GitHub Actions access", () => {
 				Condition: {
 					StringEquals: {
 						"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-						"token.actions.githubusercontent.com:sub":
-							"repo:commiterate/nix-images:environment:Production",
+						"token.actions.githubusercontent.com:sub": `repo:commiterate/nix-images:environment:${environment}`,
 					},
 				},
 			},
 		],
-	};
+	});
 	test("creates the OIDC provider, kept on stack deletion", () => {
 		template.hasResource("AWS::IAM::OIDCProvider", {
 			DeletionPolicy: "Retain",
@@ -291,10 +290,13 @@ describe("GitHub Actions access", () => {
 			},
 		});
 	});
-	test("trusts the deploy and publish roles only to the repository's environment", () => {
-		for (const name of ["DeployStack", "Publish"]) {
+	test("trusts the deploy role and the publish role each to its own environment of the repository", () => {
+		for (const [name, environment] of [
+			["DeployStack", "Production"],
+			["Publish", "Images"],
+		] as const) {
 			template.hasResourceProperties("AWS::IAM::Role", {
-				AssumeRolePolicyDocument: trust,
+				AssumeRolePolicyDocument: trust(environment),
 				Policies: [Match.objectLike({ PolicyName: name })],
 			});
 		}

@@ -94,19 +94,20 @@ export class ImagesStack extends Stack {
 		if (settings.githubRepository !== undefined) {
 			const github = new GitHubOidc(this, "GitHub", {
 				repository: settings.githubRepository,
-				environment: settings.githubEnvironment,
 				...(settings.githubOidcProviderArn
 					? { existingProviderArn: settings.githubOidcProviderArn }
 					: {}),
 			});
 			const deployRole = new DeployRole(github, "DeployRole", {
 				github,
+				environment: settings.githubEnvironment,
 				repository,
 				distribution,
 				lifecycle,
 			});
 			const publishRole = new PublishRole(github, "PublishRole", {
 				github,
+				environment: settings.githubPublishEnvironment,
 				repository,
 				distribution,
 			});

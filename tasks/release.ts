@@ -10,7 +10,7 @@ import { relative } from "node:path";
 import { SYSTEM_ARCHITECTURES, type System } from "../infra/publish/architectures.ts";
 import { distribute, requirePublicSharing } from "../infra/publish/distribute.ts";
 import { PublishError } from "../infra/publish/errors.ts";
-import { smokeTest } from "../infra/publish/smoke-test.ts";
+import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/publish/smoke-test.ts";
 import { systemOutput } from "../infra/publish/stack.ts";
 import { MANAGED_BY } from "../infra/tags.ts";
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
@@ -50,7 +50,7 @@ function firstReleased(path: string, releaseId: string): string {
 export function smokeTestTimeout(given: string): number {
 	const match = /^(\d+)([sm])$/.exec(given);
 	const ms = match ? Number(match[1]) * (match[2] === "m" ? 60_000 : 1000) : 0;
-	if (ms <= 0 || ms > 3_600_000) {
+	if (ms <= 0 || ms > MAX_SMOKE_TEST_MS) {
 		throw new TaskError(
 			`--smoke-test-timeout must be seconds or minutes such as 90s or 10m, at most 60m, not "${given}".`,
 		);
@@ -196,14 +196,15 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 		]);
 
 		// Public pointers, last: every AMI is available everywhere and the index exists.
-		if (index) await moveContainerTags(context, index);
+		const moving = index ? await moveContainerTags(context, index) : [];
 		const manifest: ReleaseManifest = {
 			version,
 			releaseId,
 			releasedAt: firstReleased(output.json, releaseId),
 			stack: settings.stackName,
+			publicAmis: stack.PublicAmis === "true",
 			amis: released,
-			...(index ? { containers: containerSection(index, containers) } : {}),
+			...(index ? { containers: containerSection(index, containers, moving) } : {}),
 		};
 		if (dryRun) return;
 		writeJsonAtomically(output.json, manifest);
@@ -212,7 +213,7 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 		if (amis.length > 0) process.stdout.write(`${amiTable(manifest)}\n`);
 		if (manifest.containers) {
 			process.stdout.write(
-				`${manifest.containers.repository}:${manifest.containers.tags.version} (and latest) → ${manifest.containers.indexDigest}\n`,
+				`${manifest.containers.repository}:${[manifest.containers.tags.release, ...moving].join(", ")} → ${manifest.containers.indexDigest}\n`,
 			);
 		}
 		appendStepSummary(summaryMarkdown(manifest));

@@ -34,6 +34,7 @@ const fixture: ReleaseManifest = {
 	releaseId: "3f2a1b4c5d6e",
 	releasedAt: "2026-12-01T10:20:30.000Z",
 	stack: "Production",
+	publicAmis: true,
 	amis: Object.fromEntries(
 		SYSTEMS.map((system, s) => [
 			system,
@@ -56,7 +57,7 @@ const fixture: ReleaseManifest = {
 		repository: REPOSITORY,
 		nixVersion: "2.31.2",
 		indexDigest: `sha256:${"c".repeat(64)}`,
-		tags: { release: "2.31.2-3f2a1b4c5d6e", version: "2.31.2", latest: "latest" },
+		tags: { release: "2.31.2-3f2a1b4c5d6e", moving: ["2.31.2", "latest"] },
 		images: {
 			amd64: {
 				system: "x86_64-linux",
@@ -183,6 +184,8 @@ describe("the release page", () => {
 		const text = await readerText();
 		expect(text).toContain(`docker pull ${REPOSITORY}:2.31.2`);
 		expect(text).toContain(`docker pull ${REPOSITORY}:latest`);
+		expect(text).toContain(`docker pull ${REPOSITORY}:2.31.2-3f2a1b4c5d6e`);
+		expect(text).toContain("Public in every region below");
 		expect(text).toContain(`docker pull ${REPOSITORY}@sha256:${"c".repeat(64)}`);
 		for (const image of Object.values(fixture.containers?.images ?? {})) {
 			expect(text).toContain(image.digest);

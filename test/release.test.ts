@@ -358,7 +358,7 @@ describe("release", () => {
 				BuildId: SYSTEMS[system as System].build,
 				System: system,
 			});
-			expect(instance?.userData).toContain("shutdown -P +15");
+			expect(instance?.userData).toContain("shutdown -P +65");
 		}
 
 		// The distribution: each system's configuration and the role, public copies in every region.
@@ -423,8 +423,7 @@ describe("release", () => {
 			repository: `${registry.host}/alias/nix`,
 			tags: {
 				release: `${NIX_VERSION}-${manifest.releaseId}`,
-				version: NIX_VERSION,
-				latest: "latest",
+				moving: [NIX_VERSION, "latest"],
 			},
 			images: {
 				amd64: { system: "x86_64-linux", digest: pushed.amd64?.digest },
@@ -518,6 +517,20 @@ describe("release", () => {
 		expect(containersOnly.stdout).not.toContain("region");
 	}, 60_000);
 
+	test("the containers of some systems only: their index under its own tag, and latest left where it was", async () => {
+		seedContainer("x86_64-linux");
+		const run = await release();
+		expect(run.exitCode).toBe(0);
+		expect(run.stderr).toContain(
+			"2.31.2 and latest stay where they are: the index has no image for aarch64-linux; publish its container (on a machine of that system, or in CI), bring its container.json here and release again.",
+		);
+		const manifest = manifestOf();
+		expect(manifest.containers.tags.moving).toEqual([]);
+		expect(indexAt(manifest.containers.tags.release)?.digest).toBe(manifest.containers.indexDigest);
+		expect(indexAt("latest")).toBeUndefined();
+		expect(indexAt(NIX_VERSION)).toBeUndefined();
+	}, 60_000);
+
 	test("--dry-run prints each call and command, and changes nothing", async () => {
 		seed();
 		const run = await release(["--dry-run"]);
@@ -560,13 +573,25 @@ describe("release refuses, in one sentence, before anything changes", () => {
 		expect(standIn.calls).toEqual([]);
 	});
 
+	test("with EBS encryption by default on in a target region, naming it and how to turn it off", async () => {
+		seed({ amis: true });
+		world.encryptedByDefaultIn.add("eu-west-1");
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"EBS encryption by default is on in eu-west-1, which would encrypt the copies (`aws ec2 disable-ebs-encryption-by-default --region <region>`)",
+		);
+		expect(world.instances.size).toBe(0);
+		expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");
+	});
+
 	test("with image block public access on in a target region, naming it and how to turn it off", async () => {
 		seed({ amis: true });
 		world.blockPublicAccess.add("eu-west-1");
 		const run = await release();
 		expect(run.exitCode).toBe(1);
 		expect(run.stderr).toContain(
-			"Image block public access is on in eu-west-1, so the AMIs cannot be made public there; turn it off in each (`aws ec2 disable-image-block-public-access --region <region>`",
+			"The AMIs cannot be made public everywhere: image block public access is on in eu-west-1 (`aws ec2 disable-image-block-public-access --region <region>`",
 		);
 		expect(world.instances.size).toBe(0);
 		expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");

@@ -205,9 +205,14 @@ describe("workflows", () => {
 		]);
 	});
 
-	test("jobs that reach AWS run in the environment the roles trust, only on main", () => {
+	test("jobs that reach AWS run in the environment their role trusts, only on main: deploy apart from publishing", () => {
+		const environments = Object.fromEntries(jobs.map(({ id, job }) => [id, job.environment]));
+		expect(environments.deploy).toBe("Production");
+		expect(environments.release).toBe("Images");
+		expect(environments.images).toContain("'Images'");
 		for (const { id, job } of jobs.filter(({ job }) => reachesAws(job))) {
-			expect(job.environment, id).toContain("Production");
+			const role = job.steps.find((step) => step.uses === "./.github/actions/aws-role")?.with;
+			expect(role?.variable, id).toBe(id === "deploy" ? "DEPLOY_ROLE_ARN" : "PUBLISH_ROLE_ARN");
 			const guarded = [job.if ?? "", ...job.steps.filter(reachesAwsStep).map((s) => s.if ?? "")];
 			expect(
 				guarded.some((condition) =>
@@ -376,6 +381,11 @@ describe("workflows", () => {
 		// The same context, so deploy's synth finds the assembly up to date.
 		expect(deployRun?.run?.split(" -- ")[1]).toBe(synth?.run?.split(" -- ")[1]);
 		expect((PIPELINE.jobs.images as Job).needs).toContain("deploy");
+		// On main images publish only to a deployed stack; only pull requests go on without deploy.
+		expect((PIPELINE.jobs.images as Job).if).toContain(
+			"(needs.deploy.result == 'success' || (github.event_name == 'pull_request' && needs.deploy.result == 'skipped'))",
+		);
+		expect(deploy.needs).toEqual(["check", "infrastructure"]);
 		expect((PIPELINE.jobs.release as Job).needs).toEqual(
 			expect.arrayContaining(["check", "deploy", "images"]),
 		);

@@ -10,6 +10,8 @@ import { GITHUB_OIDC_ISSUER, type GitHubOidc } from "./oidc.ts";
 
 export interface DeployRoleProps {
 	github: GitHubOidc;
+	/** The GitHub environment whose jobs may deploy. */
+	environment: string;
 	repository: PublicRepository;
 	distribution: AmiDistribution;
 	lifecycle: AmiLifecycle;
@@ -25,8 +27,8 @@ export class DeployRole extends Role {
 	constructor(scope: Construct, id: string, props: DeployRoleProps) {
 		const stack = Stack.of(scope);
 		super(scope, id, {
-			assumedBy: props.github.principal,
-			description: `Deploys the ${stack.stackName} stack ${props.github.describe()}.`,
+			assumedBy: props.github.principal(props.environment),
+			description: `Deploys the ${stack.stackName} stack ${props.github.describe(props.environment)}.`,
 			maxSessionDuration: Duration.hours(1),
 			inlinePolicies: {
 				DeployStack: new PolicyDocument({ statements: deployStatements(stack, props) }),

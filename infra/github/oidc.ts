@@ -7,26 +7,22 @@ export const GITHUB_OIDC_ISSUER = "token.actions.githubusercontent.com";
 export interface GitHubOidcProps {
 	/** owner/name */
 	repository: string;
-	environment: string;
 	/** Reuse the account's provider (there can be only one per issuer) instead of creating it. */
 	existingProviderArn?: string;
 }
 
 /**
- * GitHub Actions' OIDC provider, and the principal of one repository's jobs
- * running in one GitHub environment: the only ones the roles under it trust.
- * The roles are made in this construct's scope (see stack.ts).
+ * GitHub Actions' OIDC provider, and the principals of one repository's jobs
+ * running in one GitHub environment: each role under it trusts one
+ * environment. The roles are made in this construct's scope (see stack.ts).
  */
 export class GitHubOidc extends Construct {
 	readonly provider: IOidcProvider;
-	readonly principal: WebIdentityPrincipal;
 	readonly repository: string;
-	readonly environment: string;
 
 	constructor(scope: Construct, id: string, props: GitHubOidcProps) {
 		super(scope, id);
 		this.repository = props.repository;
-		this.environment = props.environment;
 		if (props.existingProviderArn) {
 			this.provider = OidcProviderNative.fromOidcProviderArn(
 				this,
@@ -42,16 +38,20 @@ export class GitHubOidc extends Construct {
 			provider.applyRemovalPolicy(RemovalPolicy.RETAIN);
 			this.provider = provider;
 		}
-		this.principal = new WebIdentityPrincipal(this.provider.oidcProviderArn, {
+	}
+
+	/** The repository's jobs that run in `environment` (the token's subject names it). */
+	principal(environment: string): WebIdentityPrincipal {
+		return new WebIdentityPrincipal(this.provider.oidcProviderArn, {
 			StringEquals: {
 				[`${GITHUB_OIDC_ISSUER}:aud`]: "sts.amazonaws.com",
-				[`${GITHUB_OIDC_ISSUER}:sub`]: `repo:${props.repository}:environment:${props.environment}`,
+				[`${GITHUB_OIDC_ISSUER}:sub`]: `repo:${this.repository}:environment:${environment}`,
 			},
 		});
 	}
 
 	/** "from GitHub Actions (owner/name, environment X)", for role descriptions. */
-	describe(): string {
-		return `from GitHub Actions (${this.repository}, environment ${this.environment})`;
+	describe(environment: string): string {
+		return `from GitHub Actions (${this.repository}, environment ${environment})`;
 	}
 }

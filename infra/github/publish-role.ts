@@ -13,6 +13,8 @@ import type { GitHubOidc } from "./oidc.ts";
 
 export interface PublishRoleProps {
 	github: GitHubOidc;
+	/** The GitHub environment whose jobs may publish and release (not the deploy role's). */
+	environment: string;
 	repository: PublicRepository;
 	distribution: AmiDistribution;
 }
@@ -27,8 +29,8 @@ export class PublishRole extends Role {
 	constructor(scope: Construct, id: string, props: PublishRoleProps) {
 		const stack = Stack.of(scope);
 		super(scope, id, {
-			assumedBy: props.github.principal,
-			description: `Publishes nix-images ${props.github.describe()}.`,
+			assumedBy: props.github.principal(props.environment),
+			description: `Publishes nix-images ${props.github.describe(props.environment)}.`,
 			maxSessionDuration: Duration.hours(2),
 			inlinePolicies: {
 				Publish: new PolicyDocument({ statements: publishStatements(stack, props) }),
@@ -163,7 +165,8 @@ function releaseStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 		}),
 		new PolicyStatement({
 			sid: "DistributeWithThisConfiguration",
-			actions: ["imagebuilder:DistributeImage"],
+			// GetDistributionConfiguration: a dependent action of DistributeImage (Service Authorization Reference).
+			actions: ["imagebuilder:DistributeImage", "imagebuilder:GetDistributionConfiguration"],
 			resources: [
 				...Object.values(props.distribution.configurations).map((c) => c.attrArn),
 				imageBuilderImages,

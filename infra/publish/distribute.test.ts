@@ -3,6 +3,7 @@ import {
 	CreateTagsCommand,
 	DescribeImagesCommand,
 	EC2Client,
+	GetEbsEncryptionByDefaultCommand,
 	GetImageBlockPublicAccessStateCommand,
 } from "@aws-sdk/client-ec2";
 import {
@@ -74,39 +75,46 @@ const amiTagged = (tags: { Key: string; Value: string }[]) => ({
 });
 
 describe("requirePublicSharing", () => {
-	test("names every region where image block public access is on, and how to turn it off", async () => {
-		const regional = new Map<string, EC2Client>();
-		const clientFor = (region: string) => {
-			const client = regional.get(region) ?? new EC2Client({ region });
-			regional.set(region, client);
-			return client;
-		};
-		ec2Mock.on(GetImageBlockPublicAccessStateCommand).callsFake(async (_input, getClient) => {
-			const region = await getClient().config.region();
-			return {
-				ImageBlockPublicAccessState: ["eu-west-1", "ap-south-1"].includes(region)
+	const regional = new Map<string, EC2Client>();
+	const clientFor = (region: string) => {
+		const client = regional.get(region) ?? new EC2Client({ region });
+		regional.set(region, client);
+		return client;
+	};
+	/** Each region's answers: block public access on in `blocked`, encryption by default on in `encrypted`. */
+	function regions(blocked: string[], encrypted: string[]) {
+		ec2Mock
+			.on(GetImageBlockPublicAccessStateCommand)
+			.callsFake(async (_input, getClient) => ({
+				ImageBlockPublicAccessState: blocked.includes(await getClient().config.region())
 					? "block-new-sharing"
 					: "unblocked",
-			};
-		});
+			}))
+			.on(GetEbsEncryptionByDefaultCommand)
+			.callsFake(async (_input, getClient) => ({
+				EbsEncryptionByDefault: encrypted.includes(await getClient().config.region()),
+			}));
+	}
+
+	test("names every region where image block public access or EBS encryption by default is on, and how to turn each off", async () => {
+		regions(["eu-west-1", "ap-south-1"], ["ap-south-1", "us-west-2"]);
 		const refusal = await requirePublicSharing(calls(), clientFor, [
 			"us-east-1",
 			"eu-west-1",
 			"ap-south-1",
+			"us-west-2",
 		]).catch((error) => error);
 		expect(refusal).toBeInstanceOf(PublishError);
 		expect(refusal.message).toBe(
-			"Image block public access is on in eu-west-1, ap-south-1, so the AMIs cannot be made public there; turn it off in each (`aws ec2 disable-image-block-public-access --region <region>`, which takes minutes to apply), or set publicAmis to false and run `bun task deploy`.",
+			"The AMIs cannot be made public everywhere: image block public access is on in eu-west-1, ap-south-1 (`aws ec2 disable-image-block-public-access --region <region>`, which takes minutes to apply); and EBS encryption by default is on in ap-south-1, us-west-2, which would encrypt the copies (`aws ec2 disable-ebs-encryption-by-default --region <region>`); turn it off in each of those regions, or set publicAmis to false and run `bun task deploy`.",
 		);
-		expect(ec2Mock.commandCalls(GetImageBlockPublicAccessStateCommand)).toHaveLength(3);
+		expect(ec2Mock.commandCalls(GetImageBlockPublicAccessStateCommand)).toHaveLength(4);
+		expect(ec2Mock.commandCalls(GetEbsEncryptionByDefaultCommand)).toHaveLength(4);
 	});
 
 	test("passes when every region allows public sharing", async () => {
-		ec2Mock
-			.on(GetImageBlockPublicAccessStateCommand)
-			.resolves({ ImageBlockPublicAccessState: "unblocked" });
-		const ec2 = new EC2Client({ region: "us-east-1" });
-		await requirePublicSharing(calls(), () => ec2, ["us-east-1", "us-west-2"]);
+		regions([], []);
+		await requirePublicSharing(calls(), clientFor, ["us-east-1", "us-west-2"]);
 	});
 });
 
@@ -160,6 +168,8 @@ describe("distribute", () => {
 			.resolves({});
 		imagebuilderMock
 			.on(GetImageCommand)
+			// The first answer is to the check that the recorded distribution can be followed.
+			.resolvesOnce(state("FAILED", { state: { status: "FAILED", reason: "Throttled copy" } }))
 			.resolvesOnce(state("FAILED", { state: { status: "FAILED", reason: "Throttled copy" } }))
 			.resolves(AVAILABLE)
 			.on(RetryImageCommand)
@@ -193,6 +203,7 @@ describe("distribute", () => {
 		imagebuilderMock
 			.on(GetImageCommand)
 			.resolvesOnce(state("FAILED"))
+			.resolvesOnce(state("FAILED"))
 			.resolves(AVAILABLE)
 			.on(RetryImageCommand)
 			.resolves({});
@@ -202,6 +213,54 @@ describe("distribute", () => {
 		]);
 		expect(imagebuilderMock.commandCalls(RetryImageCommand)[0]?.args[0].input.clientToken).toBe(
 			distributionToken(BUILD, ARN, "retry 3"),
+		);
+	});
+
+	test("a recorded distribution that was cancelled or deleted is followed by a new one, asked for once", async () => {
+		for (const gone of ["cancelled", "deleted"] as const) {
+			ec2Mock.reset();
+			imagebuilderMock.reset();
+			const NEXT = `${ARN.slice(0, -1)}2`;
+			ec2Mock
+				.on(DescribeImagesCommand)
+				.resolves(amiTagged([{ Key: DISTRIBUTION_TAG, Value: ARN }]))
+				.on(CreateTagsCommand)
+				.resolves({});
+			const getImage = imagebuilderMock.on(GetImageCommand, { imageBuildVersionArn: ARN });
+			if (gone === "cancelled") getImage.resolves(state("CANCELLED"));
+			else
+				getImage.rejects(
+					Object.assign(new Error("The image does not exist."), {
+						name: "ResourceNotFoundException",
+					}),
+				);
+			imagebuilderMock
+				.on(GetImageCommand, { imageBuildVersionArn: NEXT })
+				.resolves(AVAILABLE)
+				.on(DistributeImageCommand)
+				.resolves({ imageBuildVersionArn: NEXT });
+			const log: string[] = [];
+			expect((await distribute(request({ log })))?.imageBuildVersionArn).toBe(NEXT);
+			expect(log[0]).toBe(
+				`x86_64-linux: the distribution ${ARN} was cancelled or deleted; starting another.`,
+			);
+			expect(
+				imagebuilderMock.commandCalls(DistributeImageCommand)[0]?.args[0].input.clientToken,
+			).toBe(distributionToken(BUILD, CONFIGURATION, `after ${ARN}`));
+			expect(ec2Mock.commandCalls(CreateTagsCommand)[0]?.args[0].input.Tags).toEqual([
+				{ Key: DISTRIBUTION_TAG, Value: NEXT },
+			]);
+		}
+	});
+
+	test("a distribution cancelled while it is followed says that a release starts another", async () => {
+		ec2Mock.on(DescribeImagesCommand).resolves(amiTagged([{ Key: DISTRIBUTION_TAG, Value: ARN }]));
+		imagebuilderMock
+			.on(GetImageCommand)
+			.resolvesOnce(state("DISTRIBUTING"))
+			.resolves(state("CANCELLED"));
+		await expect(distribute(request())).rejects.toThrow(
+			`The distribution of ami-1 (x86_64-linux) was cancelled (${ARN}); release again to start another.`,
 		);
 	});
 

@@ -8,6 +8,7 @@ import {
 	CreateTagsCommand,
 	DescribeImagesCommand,
 	type EC2Client,
+	GetEbsEncryptionByDefaultCommand,
 	GetImageBlockPublicAccessStateCommand,
 } from "@aws-sdk/client-ec2";
 import {
@@ -18,15 +19,17 @@ import {
 	RetryImageCommand,
 } from "@aws-sdk/client-imagebuilder";
 import type { AwsCalls } from "./calls.ts";
-import { PublishError } from "./errors.ts";
+import { errorCode, PublishError } from "./errors.ts";
 import { pollUntil } from "./poll.ts";
 
 /** The AMI tag that records its Image Builder image, so a re-run follows the same distribution. */
 export const DISTRIBUTION_TAG = "ImageBuilderImage";
 
 /**
- * Refuses, before anything is distributed, regions where image block public
- * access is on (public copies would fail there), naming them and how to turn it off.
+ * Refuses, before anything is distributed, regions where public copies would
+ * fail: image block public access on, or EBS encryption by default on (the
+ * copies' snapshots would be encrypted, and encrypted AMIs cannot be public),
+ * naming them and how to turn each off.
  */
 export async function requirePublicSharing(
 	calls: AwsCalls,
@@ -35,17 +38,28 @@ export async function requirePublicSharing(
 ): Promise<void> {
 	const states = await Promise.all(
 		regions.map(async (region) => {
-			const { ImageBlockPublicAccessState } = await calls.read(
-				ec2For(region),
-				new GetImageBlockPublicAccessStateCommand({}),
-			);
-			return { region, blocked: ImageBlockPublicAccessState === "block-new-sharing" };
+			const [access, encryption] = await Promise.all([
+				calls.read(ec2For(region), new GetImageBlockPublicAccessStateCommand({})),
+				calls.read(ec2For(region), new GetEbsEncryptionByDefaultCommand({})),
+			]);
+			return {
+				region,
+				blocked: access.ImageBlockPublicAccessState === "block-new-sharing",
+				encrypted: encryption.EbsEncryptionByDefault === true,
+			};
 		}),
 	);
 	const blocked = states.filter((state) => state.blocked).map((state) => state.region);
-	if (blocked.length > 0) {
+	const encrypted = states.filter((state) => state.encrypted).map((state) => state.region);
+	const problems = [
+		blocked.length > 0 &&
+			`image block public access is on in ${blocked.join(", ")} (\`aws ec2 disable-image-block-public-access --region <region>\`, which takes minutes to apply)`,
+		encrypted.length > 0 &&
+			`EBS encryption by default is on in ${encrypted.join(", ")}, which would encrypt the copies (\`aws ec2 disable-ebs-encryption-by-default --region <region>\`)`,
+	].filter(Boolean);
+	if (problems.length > 0) {
 		throw new PublishError(
-			`Image block public access is on in ${blocked.join(", ")}, so the AMIs cannot be made public there; turn it off in each (\`aws ec2 disable-image-block-public-access --region <region>\`, which takes minutes to apply), or set publicAmis to false and run \`bun task deploy\`.`,
+			`The AMIs cannot be made public everywhere: ${problems.join("; and ")}; turn it off in each of those regions, or set publicAmis to false and run \`bun task deploy\`.`,
 		);
 	}
 }
@@ -76,16 +90,40 @@ export function distributionToken(buildId: string, scope: string, purpose = "dis
 	return createHash("sha256").update(`${buildId}|${scope}|${purpose}`).digest("hex").slice(0, 32);
 }
 
+/** Image Builder states after which an image will not go on: a new distribution is needed. */
+const GONE = new Set(["CANCELLED", "DELETED"]);
+
+/** Whether the recorded distribution can still be followed: not cancelled, not deleted (by hand or by the lifecycle policy). */
+async function followable(request: DistributionRequest, arn: string): Promise<boolean> {
+	try {
+		const { image } = await request.calls.read(
+			request.imagebuilder,
+			new GetImageCommand({ imageBuildVersionArn: arn }),
+		);
+		return !GONE.has(image?.state?.status ?? "");
+	} catch (error) {
+		if (errorCode(error) === "ResourceNotFoundException") return false;
+		throw error;
+	}
+}
+
 /**
- * DistributeImage, idempotent on its client token (derived from the build id
- * and the configuration) and on the DISTRIBUTION_TAG an earlier run left on
- * the AMI: a re-run follows the same Image Builder image instead of starting another.
+ * DistributeImage, idempotent on its client token and on the
+ * DISTRIBUTION_TAG an earlier run left on the AMI: a re-run follows the same
+ * Image Builder image instead of starting another. The token comes from the
+ * build id and the configuration, or, when the recorded distribution was
+ * cancelled or deleted, from that one's ARN: its successor is asked for once too.
  */
 async function startDistribution(request: DistributionRequest): Promise<string | undefined> {
 	const { calls, ec2, imageId } = request;
 	const { Images } = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
 	const recorded = Images?.[0]?.Tags?.find((tag) => tag.Key === DISTRIBUTION_TAG)?.Value;
-	if (recorded) return recorded;
+	if (recorded && (await followable(request, recorded))) return recorded;
+	if (recorded) {
+		request.log(
+			`${request.system}: the distribution ${recorded} was cancelled or deleted; starting another.`,
+		);
+	}
 	const started = await calls.write(
 		request.imagebuilder,
 		new DistributeImageCommand({
@@ -93,7 +131,11 @@ async function startDistribution(request: DistributionRequest): Promise<string |
 			distributionConfigurationArn: request.distributionConfigurationArn,
 			executionRole: request.executionRole,
 			tags: request.tags,
-			clientToken: distributionToken(request.buildId, request.distributionConfigurationArn),
+			clientToken: distributionToken(
+				request.buildId,
+				request.distributionConfigurationArn,
+				recorded ? `after ${recorded}` : "distribute",
+			),
 		}),
 	);
 	const arn = started?.imageBuildVersionArn;
@@ -118,7 +160,7 @@ function follow(request: DistributionRequest, arn: string): Promise<Image> {
 			const status = image?.state?.status ?? "PENDING";
 			if (status !== shown) request.log(`${request.system}: distribution ${status.toLowerCase()}.`);
 			shown = status;
-			const settled = status === "AVAILABLE" || status === "FAILED" || status === "CANCELLED";
+			const settled = status === "AVAILABLE" || status === "FAILED" || GONE.has(status);
 			return settled ? (image as Image) : undefined;
 		},
 		{
@@ -176,6 +218,11 @@ export async function distribute(request: DistributionRequest): Promise<Distribu
 		);
 		await retry(request, arn);
 		image = await follow(request, arn);
+	}
+	if (GONE.has(image.state?.status ?? "")) {
+		throw new PublishError(
+			`The distribution of ${request.imageId} (${system}) was ${image.state?.status?.toLowerCase()} (${arn}); release again to start another.`,
+		);
 	}
 	if (image.state?.status !== "AVAILABLE") {
 		throw new PublishError(

@@ -13,7 +13,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { AwsCalls } from "./calls.ts";
 import { PublishError } from "./errors.ts";
 import { DEFAULT_RETRY_POLICY, RetryBudget } from "./retry.ts";
-import { PURPOSE_TAG, SMOKE_TEST_TAG, selfTermination, smokeTest } from "./smoke-test.ts";
+import { PURPOSE_TAG, SELF_TERMINATION, SMOKE_TEST_TAG, smokeTest } from "./smoke-test.ts";
 
 const ec2Mock = mockClient(EC2Client);
 afterEach(() => ec2Mock.reset());
@@ -97,10 +97,9 @@ describe("smokeTest", () => {
 			InstanceInitiatedShutdownBehavior: "terminate",
 		});
 		expect(input?.KeyName).toBeUndefined();
-		expect(Buffer.from(input?.UserData ?? "", "base64").toString()).toBe(
-			selfTermination({ timeLimitMs: 60_000 }),
-		);
-		expect(selfTermination({ timeLimitMs: 60_000 })).toContain("shutdown -P +6\n");
+		expect(Buffer.from(input?.UserData ?? "", "base64").toString()).toBe(SELF_TERMINATION);
+		expect(SELF_TERMINATION).toStartWith("#!/bin/sh\n");
+		expect(SELF_TERMINATION).toContain("shutdown -P +65\n");
 		const expectedTags = [
 			{ Key: "ManagedBy", Value: "nix-images" },
 			{ Key: "System", Value: "x86_64-linux" },
@@ -129,6 +128,22 @@ describe("smokeTest", () => {
 		});
 		expect(registered).toHaveLength(1);
 		expect(unregistered).toEqual([1]);
+	});
+
+	test("an instance EC2 does not know yet right after RunInstances is asked for again, not failed", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves({ Images: [{ ImageId: "ami-1" }] })
+			.on(RunInstancesCommand)
+			.resolves({ Instances: [{ InstanceId: "i-1" }] })
+			.on(GetConsoleOutputCommand)
+			.rejectsOnce(ec2Error("InvalidInstanceID.NotFound"))
+			.resolves(consoleWith(MARKER))
+			.on(DescribeInstancesCommand)
+			.rejectsOnce(ec2Error("InvalidInstanceID.NotFound"))
+			.resolves(instanceIn("running"));
+		expect(await smokeTest(request().request)).toBe("passed");
+		expect(ec2Mock.commandCalls(GetConsoleOutputCommand)).toHaveLength(2);
 	});
 
 	test("a pass recorded on the AMI boots nothing, and terminates what a crash left running", async () => {

@@ -41,8 +41,10 @@ export interface SmokeTestRequest {
 	log: (line: string) => void;
 }
 
-/** The hard limit on waiting for the boot marker, unless the release says otherwise. */
+/** The hard limit on waiting for the boot marker, unless the release says otherwise… */
 export const DEFAULT_SMOKE_TEST_MS = 10 * 60_000;
+/** …which it may raise to this. */
+export const MAX_SMOKE_TEST_MS = 60 * 60_000;
 
 /** "10 minutes", "90 seconds". */
 function formatDuration(ms: number): string {
@@ -69,15 +71,14 @@ async function passedBefore(request: SmokeTestRequest): Promise<boolean> {
 }
 
 /**
- * The user data of the instance: a power-off some minutes after the time
+ * The user data of the instance: a power-off 5 minutes after the longest time
  * limit, which (with shutdown behaviour terminate) ends the instance even
- * when the release that launched it is killed and never run again. The
- * image runs user data that starts with #! (nix/virtual-machine/user-data.sh).
+ * when the release that launched it is killed and never run again. The same
+ * whatever --smoke-test-timeout says, so a re-run with another one gets the
+ * same instance for its client token. The image runs user data that starts
+ * with #! (nix/virtual-machine/user-data.sh).
  */
-export function selfTermination(request: Pick<SmokeTestRequest, "timeLimitMs">): string {
-	const minutes = Math.ceil((request.timeLimitMs ?? DEFAULT_SMOKE_TEST_MS) / 60_000) + 5;
-	return `#!/bin/sh\n# nix-images smoke test: end this instance even if the release that launched it cannot.\nshutdown -P +${minutes}\n`;
-}
+export const SELF_TERMINATION = `#!/bin/sh\n# nix-images smoke test: end this instance even if the release that launched it cannot.\nshutdown -P +${MAX_SMOKE_TEST_MS / 60_000 + 5}\n`;
 
 /**
  * RunInstances, idempotent on its ClientToken (the build id and an attempt
@@ -98,7 +99,7 @@ async function launch(request: SmokeTestRequest): Promise<string | undefined> {
 					ClientToken: `${request.buildId}-smoke-test-${attempt}`,
 					MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled" },
 					InstanceInitiatedShutdownBehavior: "terminate",
-					UserData: Buffer.from(selfTermination(request)).toString("base64"),
+					UserData: Buffer.from(SELF_TERMINATION).toString("base64"),
 					TagSpecifications: (["instance", "volume"] as const).map((ResourceType) => ({
 						ResourceType,
 						Tags: Object.entries(instanceTags(request)).map(([Key, Value]) => ({ Key, Value })),
@@ -130,14 +131,20 @@ async function readConsole(
 	instanceId: string,
 ): Promise<{ text: string; gone: boolean }> {
 	const { calls, ec2 } = request;
+	// EC2 is eventually consistent: right after RunInstances the new instance may be unknown.
+	const justLaunched = {
+		alsoRetry: (error: unknown) => errorCode(error) === "InvalidInstanceID.NotFound",
+	};
 	const output = await calls.read(
 		ec2,
 		new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }),
+		justLaunched,
 	);
 	const text = Buffer.from(output.Output ?? "", "base64").toString();
 	const described = await calls.read(
 		ec2,
 		new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+		justLaunched,
 	);
 	const state = described.Reservations?.[0]?.Instances?.[0]?.State?.Name;
 	return { text, gone: state === "terminated" || state === "shutting-down" || state === "stopped" };

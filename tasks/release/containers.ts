@@ -7,6 +7,7 @@
 import { registryAuth } from "../../infra/publish/repository.ts";
 import type { AwsSession } from "../aws/session.ts";
 import { privatePodman, pushIndex, requirePodman } from "../podman/cli.ts";
+import { systems } from "../project/systems.ts";
 import type { ContainerRecord } from "../publish/container.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
@@ -20,6 +21,8 @@ export interface ContainerIndex {
 	digest: string | undefined;
 	tags: { release: string; version: string; latest: string };
 	files: SkopeoFiles;
+	/** The systems whose image the index lacks: the moving tags stay where they are until none is missing. */
+	missing: string[];
 }
 
 /** What the index joins: the records' one repository and Nix version, and their images. */
@@ -27,6 +30,8 @@ export interface IndexPlan {
 	repository: string;
 	nixVersion: string;
 	records: readonly ContainerRecord[];
+	/** The systems of nix/systems.json without a record. */
+	missing: string[];
 }
 
 /**
@@ -43,7 +48,13 @@ export function planIndex(records: readonly ContainerRecord[]): IndexPlan {
 			`The container images were published to ${repositories.join(" and ")} with Nix ${versions.join(" and ")}; release joins images of one build of one repository: publish every system's image from the same commit and release again.`,
 		);
 	}
-	return { repository: repositories[0] as string, nixVersion: versions[0] as string, records };
+	const missing = systems().filter((system) => !records.some((record) => record.system === system));
+	return {
+		repository: repositories[0] as string,
+		nixVersion: versions[0] as string,
+		records,
+		missing,
+	};
 }
 
 /** Whether a served manifest is an index of exactly these image digests. */
@@ -68,7 +79,7 @@ export async function indexContainers(
 	releaseId: string,
 ): Promise<ContainerIndex> {
 	const { $, log, dryRun } = context;
-	const { repository, nixVersion, records } = plan;
+	const { repository, nixVersion, records, missing } = plan;
 	const registry = repository.split("/")[0] ?? repository;
 	const files = privateFiles(context, registry, await registryAuth(calls, clients.ecrPublic));
 	const tags = { release: `${nixVersion}-${releaseId}`, version: nixVersion, latest: "latest" };
@@ -79,7 +90,7 @@ export async function indexContainers(
 		log(
 			`${repository}:${tags.release} already indexes ${digests.length} image(s): ${served.digest}.`,
 		);
-		return { repository, nixVersion, digest: served.digest, tags, files };
+		return { repository, nixVersion, digest: served.digest, tags, files, missing };
 	}
 	if (served !== undefined) {
 		throw new TaskError(
@@ -94,22 +105,35 @@ export async function indexContainers(
 		);
 	}
 	if (pushed) log(`pushed the index ${repository}:${tags.release} (${pushed.digest}).`);
-	return { repository, nixVersion, digest: pushed?.digest, tags, files };
+	return { repository, nixVersion, digest: pushed?.digest, tags, files, missing };
 }
 
-/** The moving tags, pointed at the index last: idempotent on the digest each already serves. */
+/**
+ * The moving tags, pointed at the index last, and only at an index of every
+ * system (one of fewer would take the others away from their users):
+ * idempotent on the digest each already serves. Returns the tags that point
+ * at the index.
+ */
 export async function moveContainerTags(
 	context: TaskContext,
 	index: ContainerIndex,
-): Promise<void> {
-	if (index.digest === undefined) {
-		context.log(`would point ${index.tags.version} and latest at the index`);
-		return;
+): Promise<string[]> {
+	const moving = [index.tags.version, index.tags.latest];
+	if (index.missing.length > 0) {
+		context.log(
+			`${moving.join(" and ")} stay where they are: the index has no image for ${index.missing.join(", ")}; publish ${index.missing.length === 1 ? "its" : "their"} container (on a machine of that system, or in CI), bring its container.json here and release again.`,
+		);
+		return [];
 	}
-	for (const tag of [index.tags.version, index.tags.latest]) {
+	if (index.digest === undefined) {
+		context.log(`would point ${moving.join(" and ")} at the index`);
+		return moving;
+	}
+	for (const tag of moving) {
 		const moved = await moveTag(context.$, index.repository, index.digest, tag, index.files);
 		context.log(
 			`${index.repository}:${tag} ${moved === "moved" ? "now points" : "already pointed"} at ${index.digest}.`,
 		);
 	}
+	return moving;
 }

@@ -28,12 +28,15 @@ export interface ReleaseManifest {
 	/** When this release was first made (ISO 8601): kept by a re-run of the same release. */
 	releasedAt: string;
 	stack: string;
+	/** Whether the AMIs were made public (the stack's publicAmis). */
+	publicAmis: boolean;
 	amis: Record<string, SystemRelease>;
 	containers?: {
 		repository: string;
 		nixVersion: string;
 		indexDigest: string;
-		tags: { release: string; version: string; latest: string };
+		/** The index's own tag (never moves), and the moving tags that point at it (none while a system is missing). */
+		tags: { release: string; moving: string[] };
 		/** architecture → the image publish pushed */
 		images: Record<string, { system: string; buildId: string; tag: string; digest: string }>;
 	};
@@ -54,12 +57,13 @@ export function releaseIdOf(
 export function containerSection(
 	index: ContainerIndex,
 	records: readonly ContainerRecord[],
+	moving: string[],
 ): ReleaseManifest["containers"] {
 	return {
 		repository: index.repository,
 		nixVersion: index.nixVersion,
 		indexDigest: index.digest ?? "",
-		tags: index.tags,
+		tags: { release: index.tags.release, moving },
 		images: Object.fromEntries(
 			records.map((record) => [
 				record.architecture,
@@ -107,7 +111,7 @@ export function summaryMarkdown(manifest: ReleaseManifest): string {
 	const containers = manifest.containers;
 	if (containers) {
 		lines.push(
-			`Container \`${containers.repository}\`: \`${containers.tags.version}\`, \`latest\` and \`${containers.tags.release}\` → \`${containers.indexDigest}\``,
+			`Container \`${containers.repository}\`: ${[...containers.tags.moving, containers.tags.release].map((tag) => `\`${tag}\``).join(", ")} → \`${containers.indexDigest}\``,
 			"",
 			"| architecture | tag | digest |",
 			"| --- | --- | --- |",
@@ -132,24 +136,32 @@ export function checkManifest(value: Record<string, unknown>, shownPath: string)
 	const isText = (v: unknown) => typeof v === "string" && v !== "";
 	const isObject = (v: unknown): v is Record<string, unknown> =>
 		typeof v === "object" && v !== null && !Array.isArray(v);
+	/** An object whose values at `keys` (or, without keys, all its values) are non-empty text. */
+	const texts = (v: unknown, keys?: readonly string[]): boolean =>
+		isObject(v) && (keys ?? Object.keys(v)).every((key) => isText(v[key]));
 	for (const key of ["version", "releaseId", "releasedAt", "stack"]) need(isText(value[key]), key);
+	need(typeof value.publicAmis === "boolean", "publicAmis");
 	need(isObject(value.amis), "amis");
 	for (const [system, release] of Object.entries(isObject(value.amis) ? value.amis : {})) {
 		const ok =
-			isObject(release) &&
-			isObject(release.regions) &&
-			isObject(release.sourceImage) &&
-			["buildId", "label", "ssmParameter", "smokeTest"].every((key) => isText(release[key]));
+			texts(release, ["buildId", "label", "ssmParameter", "smokeTest"]) &&
+			texts((release as Record<string, unknown>).regions) &&
+			texts((release as Record<string, unknown>).sourceImage, ["region", "imageId", "name"]);
 		need(ok, `amis.${system}`);
 	}
 	const containers = value.containers;
 	if (containers !== undefined) {
+		const images = isObject(containers) && isObject(containers.images) ? containers.images : {};
 		need(
-			isObject(containers) &&
-				isText(containers.repository) &&
-				isText(containers.indexDigest) &&
-				isObject(containers.tags) &&
-				isObject(containers.images),
+			texts(containers, ["repository", "indexDigest"]) &&
+				texts((containers as Record<string, unknown>).tags, ["release"]) &&
+				Array.isArray(
+					((containers as Record<string, unknown>).tags as Record<string, unknown>)?.moving,
+				) &&
+				Object.keys(images).length > 0 &&
+				Object.values(images).every((image) =>
+					texts(image, ["system", "buildId", "tag", "digest"]),
+				),
 			"containers",
 		);
 	}

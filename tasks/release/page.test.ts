@@ -7,6 +7,7 @@ const manifest: ReleaseManifest = {
 	releaseId: "abc",
 	releasedAt: "2026-12-01T00:00:00.000Z",
 	stack: '<script>alert("stack")</script>',
+	publicAmis: true,
 	amis: {
 		"x86_64-linux": {
 			buildId: "1111111111111111",
@@ -38,6 +39,14 @@ describe("renderPage", () => {
 		expect(launchUrl("eu-west-1", "ami-0eu")).toBe(
 			"https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#LaunchInstances:ami=ami-0eu",
 		);
+	});
+	test("says whether the AMIs are public, and that the parameters live in the publishing account", () => {
+		expect(renderPage(manifest)).toContain(
+			"Public in every region below: any AWS account can launch them.",
+		);
+		const private_ = renderPage({ ...manifest, publicAmis: false });
+		expect(private_).toContain("Private to the publishing AWS account in every region below");
+		expect(private_).toContain("the parameters live in that account only");
 	});
 	test("without containers it has no container section, without AMIs no filter script", () => {
 		expect(renderPage(manifest)).not.toContain("docker pull");

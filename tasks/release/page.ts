@@ -103,7 +103,7 @@ function amiSection(manifest: ReleaseManifest): string {
 	if (systems.length === 0) return "";
 	return `<section aria-labelledby="amis">
 <h2 id="amis">NixOS AMIs</h2>
-<p>Public in every region below. In a template, resolve the latest one at deploy time instead of copying an id: <code>resolve:ssm:&lt;parameter&gt;</code> (EC2 launch templates, <code>--image-id</code>) or a CloudFormation parameter of type <code>AWS::SSM::Parameter::Value&lt;AWS::EC2::Image::Id&gt;</code> whose default is the parameter's name.</p>
+<p>${manifest.publicAmis ? "Public in every region below: any AWS account can launch them." : "Private to the publishing AWS account in every region below (this stack does not make its AMIs public)."} In that account, a template can resolve the latest one at deploy time instead of copying an id: <code>resolve:ssm:&lt;parameter&gt;</code> (EC2 launch templates, <code>--image-id</code>) or a CloudFormation parameter of type <code>AWS::SSM::Parameter::Value&lt;AWS::EC2::Image::Id&gt;</code> whose default is the parameter's name; the parameters live in that account only.</p>
 <p><label for="filter">Filter regions</label><input id="filter" type="search" placeholder="e.g. eu-west" autocomplete="off" aria-describedby="filter-status"></p>
 <p id="filter-status" class="note" role="status" aria-live="polite"></p>
 ${systems.map(([system, release]) => systemSection(system, release)).join("\n")}
@@ -123,10 +123,9 @@ function containerSection(manifest: ReleaseManifest): string {
 	return `<section aria-labelledby="container">
 <h2 id="container">Container image</h2>
 <p>One multi-architecture image (an OCI index) for ${Object.keys(containers.images).map(e).join(" and ")}: your container runtime pulls the one for its machine.</p>
-<pre><code>docker pull ${e(repository)}:${e(containers.tags.version)}
-docker pull ${e(repository)}:latest
+<pre><code>${[...containers.tags.moving, containers.tags.release].map((tag) => `docker pull ${e(repository)}:${e(tag)}`).join("\n")}
 docker pull ${e(repository)}@${e(containers.indexDigest)}</code></pre>
-<p class="note">By digest, the pull is this release's exactly; <code>${e(containers.tags.release)}</code> is this release's own tag, which never moves.</p>
+<p class="note">By digest, the pull is this release's exactly; <code>${e(containers.tags.release)}</code> is this release's own tag, which never moves${containers.tags.moving.length > 0 ? `; ${containers.tags.moving.map((tag) => `<code>${e(tag)}</code>`).join(" and ")} move to each new release` : ""}.</p>
 <div class="scroll"><table>
 <caption>The images in the index <code>${e(containers.indexDigest)}</code></caption>
 <thead><tr><th scope="col">Architecture</th><th scope="col">System</th><th scope="col">Tag</th><th scope="col">Digest</th><th scope="col">Build id</th></tr></thead>

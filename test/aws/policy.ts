@@ -23,6 +23,8 @@ const PUBLISHING_CODE = [
 /** Actions a role needs that are no operation of their own, each with why. */
 export const IMPLIED_ACTIONS: Record<string, string> = {
 	"iam:PassRole": "DistributeImage hands Image Builder the stack's distribution role.",
+	"imagebuilder:GetDistributionConfiguration":
+		"A dependent action of DistributeImage: Image Builder reads the configuration as the caller.",
 	"imagebuilder:TagResource":
 		"The tags given to DistributeImage are put on its image under this permission.",
 	"sts:GetServiceBearerToken": "ECR Public's GetAuthorizationToken requires it.",

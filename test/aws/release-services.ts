@@ -156,7 +156,7 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 }
 
 function progress(world: World, image: ImageBuilderImage): void {
-	if (image.status === "AVAILABLE" || image.status === "FAILED" || image.polls-- > 0) return;
+	if (["AVAILABLE", "FAILED", "CANCELLED"].includes(image.status) || image.polls-- > 0) return;
 	image.polls = 1;
 	if (image.status === "PENDING") {
 		image.status = "DISTRIBUTING";

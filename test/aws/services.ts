@@ -218,10 +218,10 @@ export function ec2Service(world: World): Service {
 		protocol: "ec2",
 		operation: ({ params }) => params.get("Action") ?? "",
 		handlers: {
-			GetEbsEncryptionByDefault: () =>
+			GetEbsEncryptionByDefault: ({ region }) =>
 				ec2Reply(
 					"GetEbsEncryptionByDefault",
-					`<ebsEncryptionByDefault>${world.ebsEncryptionByDefault}</ebsEncryptionByDefault>`,
+					`<ebsEncryptionByDefault>${world.ebsEncryptionByDefault || world.encryptedByDefaultIn.has(region)}</ebsEncryptionByDefault>`,
 				),
 			DescribeSnapshots: ({ params }) => {
 				const ids = listParam(params, "SnapshotId");

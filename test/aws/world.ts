@@ -73,7 +73,7 @@ export interface ImageBuilderImage {
 	distributionConfigurationArn: string;
 	executionRole: string;
 	tags: Record<string, string>;
-	status: "PENDING" | "DISTRIBUTING" | "AVAILABLE" | "FAILED";
+	status: "PENDING" | "DISTRIBUTING" | "AVAILABLE" | "FAILED" | "CANCELLED";
 	reason?: string;
 	/** GetImage polls until the next state. */
 	polls: number;
@@ -89,6 +89,8 @@ export interface World {
 	images: Map<string, ImageRecord>;
 	stacks: Map<string, { status: string; outputs: Record<string, string> }>;
 	ebsEncryptionByDefault: boolean;
+	/** Other regions where EBS encryption by default is on. */
+	encryptedByDefaultIn: Set<string>;
 	/** False for a benchmark sink: blocks are checked and only their SHA-256 is kept. */
 	keepBlocks: boolean;
 	/** ECR Public repositories: name → URI (host/alias/name; the tests' registry stands for public.ecr.aws). */
@@ -116,6 +118,7 @@ export function createWorld(): World {
 		images: new Map(),
 		stacks: new Map(),
 		ebsEncryptionByDefault: false,
+		encryptedByDefaultIn: new Set(),
 		keepBlocks: true,
 		repositories: new Map(),
 		registryPassword: "",

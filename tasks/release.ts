@@ -4,7 +4,7 @@
  * every region of the distribution and made public by Image Builder's
  * DistributeImage (all systems at once), while the containers are joined under
  * one multi-arch index; then, last, the public pointers: the moving container
- * tags and outputs/main/release.json.
+ * tags, outputs/main/release.json and the release page beside it.
  */
 import { relative } from "node:path";
 import { SYSTEM_ARCHITECTURES, type System } from "../infra/publish/architectures.ts";
@@ -31,7 +31,7 @@ import {
 	summaryMarkdown,
 } from "./release/manifest.ts";
 import { writePage } from "./release/page.ts";
-import { TaskError } from "./runner/errors.ts";
+import { UsageError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
 
@@ -51,7 +51,7 @@ export function smokeTestTimeout(given: string): number {
 	const match = /^(\d+)([sm])$/.exec(given);
 	const ms = match ? Number(match[1]) * (match[2] === "m" ? 60_000 : 1000) : 0;
 	if (ms <= 0 || ms > MAX_SMOKE_TEST_MS) {
-		throw new TaskError(
+		throw new UsageError(
 			`--smoke-test-timeout must be seconds or minutes such as 90s or 10m, at most 60m, not "${given}".`,
 		);
 	}

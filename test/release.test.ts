@@ -611,7 +611,7 @@ describe("release refuses, in one sentence, before anything changes", () => {
 	test("with a bad --smoke-test-timeout", async () => {
 		seed({ amis: true });
 		const run = await release(["--smoke-test-timeout", "ten"]);
-		expect(run.exitCode).toBe(1);
+		expect(run.exitCode).toBe(2);
 		expect(run.stderr).toContain(
 			'--smoke-test-timeout must be seconds or minutes such as 90s or 10m, at most 60m, not "ten".',
 		);

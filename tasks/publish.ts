@@ -20,14 +20,15 @@ export default async function publish(context: TaskContext<PublishOptions>) {
 		log(`would publish what ${task} builds (this dry run built nothing).`);
 		return true;
 	};
-	// Every part's inputs are checked before anything of any part is uploaded.
-	const ami =
-		parts.includes("vm") && !unbuilt("virtual-machine")
-			? prepareAmi(context, settings.lifecycleMaxAgeDays)
-			: undefined;
+	// Every part's inputs are checked before anything of any part is uploaded, the cheap
+	// ones (skopeo, the container's layout) before the disk image is hashed.
 	const container =
 		parts.includes("container") && !unbuilt("oci-container")
 			? prepareContainer(context)
+			: undefined;
+	const ami =
+		parts.includes("vm") && !unbuilt("virtual-machine")
+			? prepareAmi(context, settings.lifecycleMaxAgeDays)
 			: undefined;
 	if (ami === undefined && container === undefined) return;
 	await withDeployedStack(context, settings.stackName, async ({ clients, calls, stack }) => {

@@ -53,6 +53,20 @@ export async function bunTask(args: readonly string[], settings: RunSettings = {
 	return { exitCode, stdout, stderr };
 }
 
+/**
+ * The runner itself (tasks/main.ts), for tests that kill it: `bun task`'s
+ * `bun run` would die alone on a SIGKILL and orphan it. Its output is not kept.
+ */
+export function spawnRunner(args: readonly string[], settings: RunSettings = {}) {
+	return Bun.spawn([process.execPath, "tasks/main.ts", ...args], {
+		cwd: settings.cwd ?? REPO,
+		env: cleanEnv(settings.env),
+		stdout: "ignore",
+		stderr: "ignore",
+		stdin: "ignore",
+	});
+}
+
 /** Fails with the install command when a tool a test needs is missing (never a silent skip). */
 export function requireTool(tool: string, install: string): string {
 	const path = Bun.which(tool);

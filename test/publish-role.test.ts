@@ -50,7 +50,9 @@ test("the publish role grants exactly the AWS calls a whole publish and release 
 				"utf8",
 			),
 		);
+		// Tagged as publish tags its snapshots: the role acts only on those.
 		leaveSnapshot(world, "snap-failed", "error", {
+			ManagedBy: "nix-images",
 			BuildId: String(info.sha256).slice(0, 16),
 			System: HOST,
 		});

@@ -7,18 +7,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { killAfter, type StandIn } from "./aws/stand-in.ts";
+import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import { leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
 import {
 	bunTask,
-	cleanEnv,
 	fixtureFlake,
 	HOST,
 	NO_AWS,
 	OFFLINE_NIX_CONFIG,
 	projectCopy,
 	requireTool,
+	spawnRunner,
 } from "./helpers.ts";
 
 requireTool("nix", "apt-get install nix-bin");
@@ -52,6 +52,14 @@ function publish(args: string[] = [], env: Record<string, string | undefined> = 
 	return bunTask(["publish", "--only", "vm", ...args], {
 		cwd: project.dir,
 		env: { ...NO_AWS, ...standIn.env, ...env },
+	});
+}
+
+/** The same, as a child the test can kill. */
+function spawnPublish() {
+	return spawnRunner(["publish", "--only", "vm"], {
+		cwd: project.dir,
+		env: { ...NO_AWS, ...standIn.env },
 	});
 }
 
@@ -303,16 +311,7 @@ describe("a SIGKILL between any two AWS steps, then a re-run", () => {
 	test.each(steps)(
 		"after %s (call %d): one snapshot, one AMI, nothing pending",
 		async (operation, arrival) => {
-			// The runner itself, not `bun task` (whose `bun run` would die alone and orphan it).
-			const child = Bun.spawn([process.execPath, "tasks/main.ts", "publish", "--only", "vm"], {
-				cwd: project.dir,
-				env: cleanEnv({ ...NO_AWS, ...standIn.env }),
-				stdout: "ignore",
-				stderr: "pipe",
-			});
-			killAfter(standIn, child, operation, arrival);
-			expect(await child.exited).toBe(137);
-			standIn.hooks.clear();
+			expect(await crashAfter(standIn, spawnPublish(), operation, arrival)).toBe(137);
 			expect(existsSync(amiJson)).toBe(false);
 			const rerun = await publish();
 			expect(rerun.exitCode).toBe(0);
@@ -320,4 +319,45 @@ describe("a SIGKILL between any two AWS steps, then a re-run", () => {
 			expect(world.deletedSnapshots).toEqual([]);
 		},
 	);
+	test.each(steps)(
+		"after %s (call %d), then a re-run on another machine (no publish-state.json): one snapshot, one AMI",
+		async (operation, arrival) => {
+			expect(await crashAfter(standIn, spawnPublish(), operation, arrival)).toBe(137);
+			rmSync(stateFile, { force: true });
+			const rerun = await publish();
+			expect(rerun.exitCode).toBe(0);
+			expectOneSnapshotAndOneAmi();
+			expect(world.deletedSnapshots).toEqual([]);
+		},
+	);
+	test("after DeleteSnapshot of this build's snapshot in error: the re-run replaces it once", async () => {
+		const info = JSON.parse(readFileSync(join(vmDir, "image-info.json"), "utf8"));
+		leaveSnapshot(world, "snap-failed", "error", {
+			ManagedBy: "nix-images",
+			BuildId: String(info.sha256).slice(0, 16),
+			System: HOST,
+		});
+		expect(await crashAfter(standIn, spawnPublish(), "DeleteSnapshot", 1)).toBe(137);
+		expect((await publish()).exitCode).toBe(0);
+		expect(world.deletedSnapshots.map((s) => s.id)).toEqual(["snap-failed"]);
+		expectOneSnapshotAndOneAmi();
+	});
+});
+
+describe("a rebuilt image after a crash", () => {
+	beforeEach(freshAccount);
+	test("the re-run publishes the new build, never the snapshot the old build's run left", async () => {
+		expect(await crashAfter(standIn, spawnPublish(), "CompleteSnapshot", 1)).toBe(137);
+		const old = [...world.snapshots.values()].map((snapshot) => snapshot.id);
+		flake.build("good");
+		await buildImage();
+		expect((await publish()).exitCode).toBe(0);
+		const record = JSON.parse(readFileSync(amiJson, "utf8"));
+		const info = JSON.parse(readFileSync(join(vmDir, "image-info.json"), "utf8"));
+		expect(record.buildId).toBe(String(info.sha256).slice(0, 16));
+		expect(old).not.toContain(record.snapshotId);
+		const snapshot = world.snapshots.get(record.snapshotId);
+		expect(snapshot?.tags.BuildId).toBe(record.buildId);
+		expect(volumeOf(snapshot as NonNullable<typeof snapshot>, image().length)).toEqual(image());
+	});
 });

@@ -17,17 +17,17 @@ import {
 	writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { killAfter, type StandIn } from "./aws/stand-in.ts";
+import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
 import {
 	bunTask,
-	cleanEnv,
 	NO_AWS,
 	pathWithout,
 	projectCopy,
 	REPO,
 	requireTool,
+	spawnRunner,
 	tempDir,
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
@@ -205,14 +205,8 @@ function release(args: string[] = [], extra: Record<string, string | undefined> 
 	return bunTask(["release", ...args], { cwd: project.dir, env: env(extra) });
 }
 
-/** The runner itself (not `bun task`, whose `bun run` would die alone and orphan it). */
 function spawnRelease(args: string[] = [], extra: Record<string, string | undefined> = {}) {
-	return Bun.spawn([process.execPath, "tasks/main.ts", "release", ...args], {
-		cwd: project.dir,
-		env: cleanEnv(env(extra)),
-		stdout: "ignore",
-		stderr: "pipe",
-	});
+	return spawnRunner(["release", ...args], { cwd: project.dir, env: env(extra) });
 }
 
 const manifestOf = () => JSON.parse(readFileSync(releaseJson, "utf8"));
@@ -667,10 +661,7 @@ describe("a SIGKILL between any two steps, then a re-run", () => {
 		async (operation, arrival) => {
 			const amis = seed();
 			world.failNextDistribution = "a transient failure";
-			const child = spawnRelease();
-			killAfter(standIn, child, operation, arrival);
-			expect(await child.exited).toBe(137);
-			standIn.hooks.clear();
+			expect(await crashAfter(standIn, spawnRelease(), operation, arrival)).toBe(137);
 			expect(existsSync(releaseJson)).toBe(false);
 			const rerun = await release();
 			expect(rerun.exitCode).toBe(0);

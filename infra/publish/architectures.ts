@@ -11,7 +11,3 @@ export const SYSTEM_ARCHITECTURES = {
 } as const;
 
 export type System = keyof typeof SYSTEM_ARCHITECTURES;
-
-export function isSystem(system: string): system is System {
-	return system in SYSTEM_ARCHITECTURES;
-}

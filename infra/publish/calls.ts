@@ -4,7 +4,7 @@
  * (then they are printed with their key parameters instead).
  */
 import type { Command as SdkCommand } from "@smithy/core/client";
-import type { RetryBudget } from "./retry.ts";
+import type { CallOptions, RetryBudget } from "./retry.ts";
 
 /** Any SDK v3 client: `send(command, { abortSignal })`. */
 interface Client {
@@ -15,11 +15,6 @@ interface Client {
 /** An SDK v3 command, typed by its output. */
 // biome-ignore lint/suspicious/noExplicitAny: only the output type matters here.
 type Command<Output extends object> = SdkCommand<any, Output & { $metadata: object }, any>;
-
-export interface CallOptions {
-	/** Further failures to retry for this request (see RetryBudget.call). */
-	alsoRetry?: (error: unknown) => boolean;
-}
 
 /** The operation a command performs: StartSnapshotCommand → StartSnapshot. */
 export function operationOf(command: object): string {

@@ -13,6 +13,7 @@ import {
 	RegisterImageCommand,
 	type RegisterImageCommandInput,
 } from "@aws-sdk/client-ec2";
+import { HOME_REGION } from "../home-region.ts";
 import { SYSTEM_ARCHITECTURES, type System } from "./architectures.ts";
 import type { AwsCalls } from "./calls.ts";
 import { errorCode, PublishError } from "./errors.ts";
@@ -123,16 +124,16 @@ async function registerImage(request: ImageRequest): Promise<{ image?: Image; ex
 	} catch (error) {
 		if (errorCode(error) !== "InvalidAMIName.Duplicate") throw error;
 		// Ours, registered by an attempt whose answer was lost; it may take a moment to be listed.
-		for (let delay = 500; delay <= 8000; delay *= 2) {
-			const image = await findImage(calls, ec2, name);
-			if (image) return { image, existed: true };
-			await Bun.sleep(delay);
-		}
-		throw error;
+		const image = await pollUntil(() => findImage(calls, ec2, name), {
+			firstMs: 500,
+			limitMs: 16_000,
+			late: () => error as Error,
+		});
+		return { image, existed: true };
 	}
 }
 
-/** Waits until the AMI is `available`, polling with backoff. */
+/** Waits until the AMI is `available`, polling with backoff; only reads. */
 function waitAvailable(calls: AwsCalls, ec2: EC2Client, imageId: string): Promise<Image> {
 	return pollUntil(
 		async () => {
@@ -141,7 +142,7 @@ function waitAvailable(calls: AwsCalls, ec2: EC2Client, imageId: string): Promis
 			if (image?.State === "available") return image;
 			if (image?.State === "pending") return undefined;
 			throw new PublishError(
-				`AMI ${imageId} is ${image?.State ?? "missing"}${image?.StateReason?.Message ? ` (${image.StateReason.Message})` : ""}, not available; deregister it (\`aws ec2 deregister-image --region us-east-1 --image-id ${imageId}\`) and run the task again.`,
+				`AMI ${imageId} is ${image?.State ?? "missing"}${image?.StateReason?.Message ? ` (${image.StateReason.Message})` : ""}, not available; deregister it (\`aws ec2 deregister-image --region ${HOME_REGION} --image-id ${imageId}\`) and run the task again.`,
 			);
 		},
 		{
@@ -172,7 +173,11 @@ async function deprecate(calls: AwsCalls, ec2: EC2Client, image: Image, days: nu
 	return deprecateAt.toISOString();
 }
 
-/** The snapshot as a registered, available, deprecation-dated private AMI of this build. */
+/**
+ * The snapshot as a registered, available, deprecation-dated private AMI of
+ * this build: idempotent on the AMI's name (unique per build and region) and,
+ * for the deprecation, on a date derived from its creation.
+ */
 export async function ensureImage(request: ImageRequest): Promise<RegisteredImage> {
 	const { calls, ec2, name } = request;
 	const { image, existed } = await registerImage(request);
@@ -183,7 +188,11 @@ export async function ensureImage(request: ImageRequest): Promise<RegisteredImag
 		);
 		return { imageId: "(new AMI)", name, existed, deprecateAt: "(on registration)", registered };
 	}
-	const available = calls.dryRun ? image : await waitAvailable(calls, ec2, image.ImageId);
+	// An AMI found already available needs no second look.
+	const available =
+		calls.dryRun || image.State === "available"
+			? image
+			: await waitAvailable(calls, ec2, image.ImageId);
 	const deprecateAt = await deprecate(calls, ec2, available, request.deprecateDays);
 	return { imageId: image.ImageId, name, existed, deprecateAt, registered };
 }

@@ -35,6 +35,7 @@ export async function repositoryUri(
 /**
  * A login for the registry, as a Docker auth file entry ("auth": base64 of
  * user:password). It is a secret: the caller writes it only to a private file.
+ * Only reads (a fresh token each time).
  */
 export async function registryAuth(calls: AwsCalls, ecrPublic: ECRPUBLICClient): Promise<string> {
 	const { authorizationData } = await calls.read(ecrPublic, new GetAuthorizationTokenCommand({}));

@@ -105,7 +105,7 @@ export class RetryBudget {
 				if (!retryable) throw error;
 				if (tries >= maxAttempts || this.spent >= budget) {
 					throw new PublishError(
-						`${label} kept failing (${describe(error)}) after ${tries} attempt(s) and ${this.spent} retries in this run; check the AWS service health and your network, then run the task again: it resumes where it stopped.`,
+						`${label} kept failing (${describe(error)}) after ${tries} attempt(s) and ${this.spent} retries in this run; check the AWS service health and your network, then run the task again.`,
 					);
 				}
 				this.spent++;

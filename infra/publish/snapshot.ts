@@ -5,10 +5,12 @@
  * uploader (it sends zero blocks too) and coldsnap (no request timeouts:
  * awslabs/coldsnap#437): every request has a timeout and one retry budget.
  *
- * A re-run finishes the job: the snapshot is found again by its BuildId and
- * System tags; a completed one is reused, a pending one (a crash mid-upload)
- * gets its blocks again and is completed, one in error is deleted. A failure
- * deletes the snapshot it started before it is reported.
+ * A re-run finishes the job: the snapshot is found again by its ManagedBy,
+ * BuildId and System tags; a completed one is reused, a pending one (a crash
+ * mid-upload) gets its blocks again and is completed (or, when an earlier run
+ * already completed it, is waited for), one in error is deleted. A failure
+ * deletes the snapshot it started before it is reported, except one whose
+ * completion AWS is still working on, which a re-run waits for.
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
@@ -30,11 +32,15 @@ import { pollUntil } from "./poll.ts";
 
 const GIB = 1024 ** 3;
 
+/** Blocks in flight at once, unless the request says otherwise (the clients keep as many sockets open). */
+export const UPLOAD_CONCURRENCY = 32;
+
 /** How long after StartSnapshot a new snapshot may still be unknown to PutSnapshotBlock (coldsnap#43). */
 const NOT_VISIBLE_YET_MS = 2 * 60_000;
 
 /** What a run remembers on this machine, so a re-run after a crash reuses its client token. */
 export interface SnapshotState {
+	/** Starts with the build id (see startSnapshot), which tells whose state this is. */
 	clientToken?: string;
 	snapshotId?: string;
 	/** CompleteSnapshot was sent for this snapshot: a re-run waits for it instead of sending blocks. */
@@ -87,9 +93,16 @@ function remember(request: SnapshotRequest, next: SnapshotState): void {
 	request.saveState({ ...request.state });
 }
 
+/** The client token's prefix: the build it was made for. */
+const tokenPrefix = (buildId: string) => `${buildId.slice(0, 40)}-`;
+
+/** The tags that make a snapshot this build's: ManagedBy (what the publish role may act on), BuildId, System. */
+const KEY_TAGS = ["ManagedBy", "BuildId", "System"] as const;
+
 /**
- * The snapshots of this build, found by its BuildId and System tags (and the
- * id a previous run on this machine recorded): the key that makes re-runs safe.
+ * The snapshots of this build, found by its ManagedBy, BuildId and System
+ * tags (and by the id a previous run of the same build on this machine
+ * recorded, if its tags agree): the key that makes re-runs safe.
  */
 async function findSnapshots(request: SnapshotRequest): Promise<Snapshot[]> {
 	const { calls, ec2, tags, state } = request;
@@ -97,10 +110,7 @@ async function findSnapshots(request: SnapshotRequest): Promise<Snapshot[]> {
 		ec2,
 		new DescribeSnapshotsCommand({
 			OwnerIds: ["self"],
-			Filters: [
-				{ Name: "tag:BuildId", Values: [tags.BuildId ?? ""] },
-				{ Name: "tag:System", Values: [tags.System ?? ""] },
-			],
+			Filters: KEY_TAGS.map((key) => ({ Name: `tag:${key}`, Values: [tags[key] ?? ""] })),
 		}),
 	);
 	const snapshots = found.Snapshots ?? [];
@@ -112,7 +122,11 @@ async function findSnapshots(request: SnapshotRequest): Promise<Snapshot[]> {
 				if (errorCode(error) === "InvalidSnapshot.NotFound") return { Snapshots: [] };
 				throw error;
 			});
-		snapshots.push(...(byId.Snapshots ?? []));
+		const ours = (snapshot: Snapshot) =>
+			KEY_TAGS.every((key) =>
+				(snapshot.Tags ?? []).some((tag) => tag.Key === key && tag.Value === tags[key]),
+			);
+		snapshots.push(...(byId.Snapshots ?? []).filter(ours));
 	}
 	return snapshots;
 }
@@ -132,7 +146,7 @@ export async function deleteSnapshot(calls: AwsCalls, ec2: EC2Client, snapshotId
 async function startSnapshot(request: SnapshotRequest): Promise<{ id: string; startedAt: number }> {
 	const { calls, ebs, sizeBytes, tags, description, state } = request;
 	const clientToken =
-		state.clientToken ?? `${request.buildId.slice(0, 40)}-${randomBytes(8).toString("hex")}`;
+		state.clientToken ?? `${tokenPrefix(request.buildId)}${randomBytes(8).toString("hex")}`;
 	remember(request, { clientToken });
 	const started = await calls.write(
 		ebs,
@@ -177,7 +191,7 @@ async function putBlocks(
 	const digests = new Map<number, Buffer>();
 	const inFlight = new Set<Promise<void>>();
 	// One buffer more than the requests in flight: the next block is read while they run.
-	const pool = new BlockPool((request.concurrency ?? 32) + 1);
+	const pool = new BlockPool((request.concurrency ?? UPLOAD_CONCURRENCY) + 1);
 	let failure: unknown;
 	const notVisibleYet = (error: unknown) =>
 		errorCode(error) === "ResourceNotFoundException" && now() - startedAt < NOT_VISIBLE_YET_MS;
@@ -194,7 +208,7 @@ async function putBlocks(
 		const digest = createHash("sha256").update(data).digest();
 		digests.set(index, digest);
 		const put = calls
-			.read(
+			.write(
 				ebs,
 				new PutSnapshotBlockCommand({
 					SnapshotId: snapshotId,
@@ -252,7 +266,7 @@ async function completeSnapshot(
 		await calls.write(ebs, command);
 	} catch (error) {
 		// An earlier attempt may have completed it and lost the answer.
-		if (errorCode(error) !== "ValidationException" || calls.dryRun) throw error;
+		if (errorCode(error) !== "ValidationException") throw error;
 		const status = await snapshotStatus(request, snapshotId);
 		if (status !== "pending" && status !== "completed") throw error;
 	}
@@ -269,7 +283,10 @@ async function snapshotStatus(
 	return found.Snapshots?.[0]?.State as Status | undefined;
 }
 
-/** Waits until the snapshot is `completed` (AWS checks the blocks and the checksum), polling with backoff. */
+/** A completed snapshot AWS is still checking after the wait: kept, for a re-run to wait for. */
+class StillCompleting extends PublishError {}
+
+/** Waits until the snapshot is `completed` (AWS checks the blocks and the checksum), polling with backoff; only reads. */
 async function waitCompleted(request: SnapshotRequest, snapshotId: string): Promise<void> {
 	await pollUntil(
 		async () => {
@@ -283,16 +300,24 @@ async function waitCompleted(request: SnapshotRequest, snapshotId: string): Prom
 		{
 			limitMs: 60 * 60_000,
 			late: () =>
-				new PublishError(
+				new StillCompleting(
 					`Snapshot ${snapshotId} was still pending after an hour; run the task again later, it will wait for it.`,
 				),
 		},
 	);
 }
 
-/** The image as a completed snapshot of this build: reused, resumed or uploaded. */
+/**
+ * The image as a completed snapshot of this build: reused, resumed or
+ * uploaded. Idempotent on the snapshot's ManagedBy, BuildId and System tags
+ * (findSnapshots) and on StartSnapshot's saved client token; what this
+ * machine remembers (request.state) counts only for the same build.
+ */
 export async function ensureSnapshot(request: SnapshotRequest): Promise<SnapshotResult> {
 	const { calls, ec2, imagePath, sizeBytes } = request;
+	// A rebuilt image: what an interrupted run of the previous build left here is not this build's.
+	const token = request.state.clientToken;
+	if (token !== undefined && !token.startsWith(tokenPrefix(request.buildId))) remember(request, {});
 	const progress: UploadProgress = {
 		totalBlocks: blockCount(sizeBytes),
 		blocksSent: 0,
@@ -330,11 +355,21 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 	try {
 		// Completed by a run that crashed before the answer: EBS takes no more blocks; wait for it.
 		if (request.state.completing !== id) {
-			const digests = await putBlocks(request, id, startedAt, progress);
-			await completeSnapshot(request, id, digests);
+			try {
+				const digests = await putBlocks(request, id, startedAt, progress);
+				await completeSnapshot(request, id, digests);
+			} catch (error) {
+				// A pending snapshot this run did not start may be completing already (sent by a
+				// run on another machine, which left no state here): it refuses blocks; wait for it.
+				if (!pending || errorCode(error) !== "ValidationException") throw error;
+				calls.log(
+					`snapshot ${id} takes no more blocks: an earlier run completed it; waiting for AWS to check it.`,
+				);
+			}
 		}
 		await waitCompleted(request, id);
 	} catch (error) {
+		if (error instanceof StillCompleting) throw error;
 		// Nothing half-made stays behind: the next run starts a new snapshot with a new token.
 		await deleteSnapshot(calls, ec2, id).catch(() => {});
 		remember(request, {});

@@ -27,6 +27,7 @@ export type StackOutputs = Record<(typeof STACK_OUTPUTS)[number], string>;
 const USABLE =
 	/^(CREATE_COMPLETE|UPDATE_COMPLETE|UPDATE_ROLLBACK_COMPLETE|IMPORT_COMPLETE|UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)$/;
 
+/** DescribeStacks of the stack by its name; only reads. */
 export async function readStackOutputs(
 	calls: AwsCalls,
 	cloudFormation: CloudFormationClient,

@@ -12,9 +12,10 @@ import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { HOME_REGION } from "../../infra/home-region.ts";
+import { UPLOAD_CONCURRENCY } from "../../infra/publish/snapshot.ts";
 
-/** Sockets kept open per client: the block upload runs this many requests at once. */
-export const MAX_SOCKETS = 32;
+/** Sockets kept open per client: as many as the block upload has requests in flight. */
+const MAX_SOCKETS = UPLOAD_CONCURRENCY;
 
 /** What every client gets: the region, no SDK retries, and socket timeouts. */
 export function clientSettings(region: string) {

@@ -28,7 +28,7 @@ interface PublishState {
 	snapshot?: SnapshotState;
 }
 
-/** The build id: the start of the image's SHA-256, so the same image always has the same one. */
+/** The build id: the start of the image's SHA-256 (or the container's manifest digest), so the same image always has the same one. */
 export function buildIdOf(sha256: string): string {
 	return sha256.slice(0, 16);
 }
@@ -100,6 +100,11 @@ export function prepareAmi(context: AmiContext, lifecycleMaxAgeDays: number): Am
 	return { system, deprecateDays: days, output, image, state, save };
 }
 
+/**
+ * The AMI part: the snapshot (ensureSnapshot: idempotent on the build's tags
+ * and the saved client token), the AMI (ensureImage: on its name), then
+ * ami.json, written last in one rename.
+ */
 export async function publishAmi(
 	plan: AmiPlan,
 	context: AmiContext,

@@ -17,6 +17,7 @@ import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
 import { privateFiles } from "../skopeo/auth.ts";
 import { pushLayout, requireSkopeo, servedDigest } from "../skopeo/cli.ts";
+import { buildIdOf } from "./ami.ts";
 
 /** What container.json records: enough for `release` to join the architectures on a machine without images. */
 export interface ContainerRecord {
@@ -58,11 +59,16 @@ export function prepareContainer(context: TaskContext<{ system: string }>): Cont
 	lock(output.dir);
 	const image = readOciImage(root, system, architecture);
 	// The build id comes from the image's content: its manifest digest.
-	const buildId = image.digest.slice("sha256:".length, "sha256:".length + 16);
+	const buildId = buildIdOf(image.digest.slice("sha256:".length));
 	const tag = tagSafe(`${image.refName}-${buildId}-${architecture}`);
 	return { system, architecture, output, image, buildId, tag };
 }
 
+/**
+ * The container part, idempotent on its immutable tag
+ * `<nix version>-<build id>-<arch>` and the digest it serves: a tag already
+ * serving the build's digest is left alone; container.json is written last.
+ */
 export async function publishContainer(
 	plan: ContainerPlan,
 	context: TaskContext<{ system: string }>,

@@ -59,6 +59,8 @@ export async function servedDigest(
 /**
  * Pushes one image of an OCI layout byte for byte (--preserve-digests fails
  * rather than recompress), so the registry serves the build's own digest.
+ * Pushing the same layout to the same tag again changes nothing (same
+ * digest); callers check what the tag serves first and push only when it differs.
  */
 export async function pushLayout(
 	$: Shell,

@@ -299,18 +299,22 @@ export async function startStandIn(services: Record<string, Service>): Promise<S
 
 /**
  * A crash between two steps: `child` is killed (SIGKILL) once the stand-in
- * has done the `arrival`th request of `operation`, and that answer is dropped.
+ * has done the `arrival`th request of `operation`, and that answer is
+ * dropped. Resolves with the child's exit code, the stand-in's hooks cleared.
  */
-export function killAfter(
+export async function crashAfter(
 	standIn: StandIn,
-	child: { kill: (signal: "SIGKILL") => void },
+	child: { kill: (signal: "SIGKILL") => void; exited: Promise<number> },
 	operation: string,
 	arrival: number,
-): void {
+): Promise<number> {
 	let seen = 0;
 	standIn.hooks.set(operation, () => {
 		if (++seen !== arrival) return undefined;
 		child.kill("SIGKILL");
 		return "drop";
 	});
+	const code = await child.exited;
+	standIn.hooks.clear();
+	return code;
 }

@@ -9,7 +9,10 @@ import { SYSTEM_ARCHITECTURES } from "../../infra/publish/architectures.ts";
 export const ACCOUNT = "123456789012";
 /** The systems the stack distributes (nix/systems.json). */
 const SYSTEMS = Object.keys(SYSTEM_ARCHITECTURES);
-export const BLOCK_SIZE = 524288;
+
+import { BLOCK_SIZE } from "../../infra/publish/blocks.ts";
+
+export { BLOCK_SIZE };
 
 export interface SnapshotRecord {
 	id: string;

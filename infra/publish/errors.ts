@@ -17,3 +17,35 @@ export function errorCode(error: unknown): string {
 export function httpStatus(error: unknown): number | undefined {
 	return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
+
+/** What to do about an AWS refusal, by its code. */
+const ADVICE: [RegExp, string][] = [
+	[
+		/^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedAccess)$/,
+		"the credentials may not do this: deploy the stack again (`bun task deploy`) so its roles match this version, or use credentials that may",
+	],
+	[
+		/^(ExpiredToken|ExpiredTokenException|RequestExpired|InvalidClientTokenId)$/,
+		"the credentials expired or are not valid: sign in (or assume the role) again and run the task again, which picks up what is done",
+	],
+	[
+		/^InvalidAMIID\./,
+		"an AMI a record names no longer exists: publish that system again (`bun task publish --system <system>`), then run the task again",
+	],
+];
+
+/**
+ * An AWS service's refusal (an SDK error that no retry helps) as one
+ * sentence: which call, its code and message, and what to do; undefined for
+ * anything else.
+ */
+export function describeAwsRefusal(error: unknown): string | undefined {
+	if (!(error instanceof Error) || httpStatus(error) === undefined) return undefined;
+	const code = errorCode(error);
+	const operation = (error as { operation?: unknown }).operation;
+	const advice =
+		ADVICE.find(([pattern]) => pattern.test(code))?.[1] ??
+		"fix what it says and run the task again";
+	const message = error.message.replace(/\.$/, "");
+	return `AWS refused ${typeof operation === "string" ? operation : "a call"} (${code}: ${message}); ${advice}.`;
+}

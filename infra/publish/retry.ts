@@ -102,7 +102,11 @@ export class RetryBudget {
 				// An abort surfaces as the SDK's AbortError: report it as the timeout it was.
 				const error = controller.signal.aborted ? controller.signal.reason : caught;
 				const retryable = isTransient(error) || options.alsoRetry?.(error) === true;
-				if (!retryable) throw error;
+				if (!retryable) {
+					// Which request it was, for the sentence a refusal becomes (describeAwsRefusal).
+					if (error instanceof Error) Object.assign(error, { operation: label });
+					throw error;
+				}
 				if (tries >= maxAttempts || this.spent >= budget) {
 					throw new PublishError(
 						`${label} kept failing (${describe(error)}) after ${tries} attempt(s) and ${this.spent} retries in this run; check the AWS service health and your network, then run the task again.`,

@@ -4,7 +4,7 @@
  * failures as one sentence, and the clients' sockets closed however it ends.
  */
 import { AwsCalls } from "../../infra/publish/calls.ts";
-import { PublishError } from "../../infra/publish/errors.ts";
+import { describeAwsRefusal, PublishError } from "../../infra/publish/errors.ts";
 import { RetryBudget } from "../../infra/publish/retry.ts";
 import { readStackOutputs, type StackOutputs } from "../../infra/publish/stack.ts";
 import { TaskError } from "../runner/errors.ts";
@@ -17,6 +17,12 @@ export interface AwsSession {
 	stack: StackOutputs;
 }
 
+/**
+ * Runs `work` with the clients, the run's AwsCalls and the stack's outputs
+ * (read first: DescribeStacks, which only reads). Whatever fails becomes one
+ * sentence: a PublishError as it is, an AWS refusal with its call, code and
+ * what to do.
+ */
 export async function withDeployedStack<T>(
 	context: Pick<TaskContext, "dryRun" | "log">,
 	stackName: string,
@@ -28,7 +34,9 @@ export async function withDeployedStack<T>(
 		const stack = await readStackOutputs(calls, clients.cloudFormation, stackName, clients.region);
 		return await work({ clients, calls, stack });
 	} catch (error) {
-		throw error instanceof PublishError ? new TaskError(error.message) : error;
+		if (error instanceof PublishError) throw new TaskError(error.message);
+		const refusal = describeAwsRefusal(error);
+		throw refusal === undefined ? error : new TaskError(refusal);
 	} finally {
 		clients.close();
 	}

@@ -360,7 +360,12 @@ describe("GitHub Actions access", () => {
 		expect(bySid("RecordReleaseStepsOnOwnImages")?.Condition).toEqual({
 			StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" },
 			"ForAllValues:StringEquals": {
-				"aws:TagKeys": ["SmokeTest", "ImageBuilderImage", "ImageBuilderRetries"],
+				"aws:TagKeys": [
+					"SmokeTest",
+					"SmokeTestAttempt",
+					"ImageBuilderImage",
+					"ImageBuilderRetries",
+				],
 			},
 		});
 		expect(bySid("PassTheDistributionRole")?.Condition).toEqual({

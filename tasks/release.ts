@@ -7,9 +7,10 @@
  * tags, outputs/main/release.json and the release page beside it.
  */
 import { relative } from "node:path";
+import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import { SYSTEM_ARCHITECTURES, type System } from "../infra/publish/architectures.ts";
 import { distribute, requirePublicSharing } from "../infra/publish/distribute.ts";
-import { PublishError } from "../infra/publish/errors.ts";
+import { errorCode, PublishError } from "../infra/publish/errors.ts";
 import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/publish/smoke-test.ts";
 import { systemOutput } from "../infra/publish/stack.ts";
 import { MANAGED_BY } from "../infra/tags.ts";
@@ -31,7 +32,7 @@ import {
 	summaryMarkdown,
 } from "./release/manifest.ts";
 import { writePage } from "./release/page.ts";
-import { UsageError } from "./runner/errors.ts";
+import { TaskError, UsageError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
 
@@ -46,13 +47,20 @@ function firstReleased(path: string, releaseId: string): string {
 	return new Date().toISOString();
 }
 
-/** --smoke-test-timeout in milliseconds: `<n>s` or `<n>m`, at most an hour. */
-export function smokeTestTimeout(given: string): number {
+/**
+ * How long a release may take before it stops following its distributions
+ * and says to run it again later (which follows the same ones): within the
+ * pipeline's credentials, which last two hours.
+ */
+const RELEASE_LIMIT_MS = 110 * 60_000;
+
+/** --smoke-test-timeout in milliseconds: `<n>s` or `<n>m`, at most MAX_SMOKE_TEST_MS. */
+function smokeTestTimeout(given: string): number {
 	const match = /^(\d+)([sm])$/.exec(given);
 	const ms = match ? Number(match[1]) * (match[2] === "m" ? 60_000 : 1000) : 0;
 	if (ms <= 0 || ms > MAX_SMOKE_TEST_MS) {
 		throw new UsageError(
-			`--smoke-test-timeout must be seconds or minutes such as 90s or 10m, at most 60m, not "${given}".`,
+			`--smoke-test-timeout must be seconds or minutes such as 90s or 10m, at most ${MAX_SMOKE_TEST_MS / 60_000}m, not "${given}".`,
 		);
 	}
 	return ms;
@@ -79,19 +87,49 @@ async function settleAll<T extends readonly unknown[]>(
 	return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** Boots each AMI once before anything is copied or made public; a failure stops the release here. */
+/**
+ * Refuses, before anything starts, records whose AMI is gone (deregistered,
+ * e.g. by the lifecycle policy) or not available; only reads.
+ */
+async function requireSourceImages(
+	{ clients, calls }: AwsSession,
+	amis: readonly AmiRecord[],
+): Promise<void> {
+	await Promise.all(
+		amis.map(async (ami) => {
+			const found = await calls
+				.read(clients.ec2, new DescribeImagesCommand({ ImageIds: [ami.imageId] }))
+				.catch((error) => {
+					if (!errorCode(error).startsWith("InvalidAMIID.")) throw error;
+					return { Images: [] };
+				});
+			const state = found.Images?.[0]?.State;
+			if (state !== "available") {
+				throw new TaskError(
+					`The AMI ${ami.imageId} that outputs/main/virtual-machine/${ami.system}/ami.json names is ${state ?? "gone"}; publish it again (\`bun task publish --system ${ami.system}\`) and release.`,
+				);
+			}
+		}),
+	);
+}
+
+/** Where each system's AMI goes, from the stack's outputs: read before anything starts. */
+interface Destination {
+	distributionConfigurationArn: string;
+	ssmParameter: string;
+}
+
+/**
+ * Boots each AMI once before anything is copied or made public, all at once;
+ * a failure stops the release here. Idempotent per AMI as smokeTest says (its
+ * SmokeTest and SmokeTestAttempt tags and the launch's client token).
+ */
 async function smokeTestAll(
 	context: TaskContext<ReleaseOptions>,
 	{ clients, calls }: AwsSession,
 	amis: readonly AmiRecord[],
 	timeLimitMs: number,
-): Promise<Map<string, SystemRelease["smokeTest"]>> {
-	const results = new Map<string, SystemRelease["smokeTest"]>();
-	if (!context.options["smoke-test"]) {
-		for (const ami of amis) results.set(ami.system, "skipped");
-		context.log("smoke test skipped (--no-smoke-test).");
-		return results;
-	}
+): Promise<void> {
 	const marker = bootMarker(context.root);
 	await settleAll(
 		amis.map(async (ami) => {
@@ -113,21 +151,26 @@ async function smokeTestAll(
 				log: context.log,
 			});
 			context.log(`${ami.system}: smoke test ${result} (${ami.imageId}).`);
-			results.set(ami.system, "passed");
 		}),
 	);
-	return results;
 }
 
-/** Every AMI in every region of the stack's distribution configuration, all systems at once. */
+/**
+ * Every AMI in every region of its system's distribution configuration, all
+ * systems at once. Idempotent per AMI as distribute says (a client token from
+ * the build and the configuration, the ImageBuilderImage tag on the AMI).
+ */
 async function distributeAll(
 	context: TaskContext<ReleaseOptions>,
 	{ clients, calls, stack }: AwsSession,
 	amis: readonly AmiRecord[],
-	smoke: Map<string, SystemRelease["smokeTest"]>,
+	destinations: ReadonlyMap<string, Destination>,
+	deadline: number,
 ): Promise<Record<string, SystemRelease>> {
+	const smokeTest = context.options["smoke-test"] ? "passed" : "skipped";
 	const released = await settleAll(
 		amis.map(async (ami) => {
+			const destination = destinations.get(ami.system) as Destination;
 			const distribution = await distribute({
 				calls,
 				ec2: clients.ec2,
@@ -135,11 +178,7 @@ async function distributeAll(
 				imageId: ami.imageId,
 				buildId: ami.buildId,
 				system: ami.system,
-				distributionConfigurationArn: systemOutput(
-					stack,
-					"DistributionConfigurationArns",
-					ami.system,
-				),
+				distributionConfigurationArn: destination.distributionConfigurationArn,
 				executionRole: stack.DistributionRoleArn,
 				tags: {
 					[MANAGED_BY.key]: MANAGED_BY.value,
@@ -147,6 +186,7 @@ async function distributeAll(
 					System: ami.system,
 					[stack.LifecycleTagKey]: stack.LifecycleTagValue,
 				},
+				timeLimitMs: Math.max(deadline - Date.now(), 60_000),
 				log: context.log,
 			});
 			const release: SystemRelease = {
@@ -154,8 +194,8 @@ async function distributeAll(
 				label: ami.label,
 				sourceImage: { region: ami.region, imageId: ami.imageId, name: ami.imageName },
 				imageBuilderImage: distribution?.imageBuildVersionArn ?? "",
-				ssmParameter: systemOutput(stack, "AmiParameterNames", ami.system),
-				smokeTest: smoke.get(ami.system) ?? "skipped",
+				ssmParameter: destination.ssmParameter,
+				smokeTest,
 				regions: distribution?.amis ?? {},
 			};
 			return [ami.system, release] as const;
@@ -164,8 +204,14 @@ async function distributeAll(
 	return Object.fromEntries(released);
 }
 
+/**
+ * The release, keyed throughout (see smokeTestAll, distributeAll,
+ * indexContainers, moveContainerTags): a re-run after a crash at any point
+ * finishes the job; release.json is written last.
+ */
 export default async function release(context: TaskContext<ReleaseOptions>) {
 	const { root, dryRun, log, lock } = context;
+	const deadline = Date.now() + RELEASE_LIMIT_MS;
 	const output = releaseOutput(root);
 	lock(output.json);
 	lock(output.dir);
@@ -183,13 +229,28 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 	log(`release ${version}: ${amis.length} AMI(s), ${containers.length} container image(s).`);
 	await withDeployedStack(context, settings.stackName, async (session) => {
 		const { clients, calls, stack } = session;
-		// Public copies would fail in a region that blocks them: say so before anything starts.
+		// What each system needs of the stack, and where public copies would fail: before anything starts.
+		const destinations = new Map(
+			amis.map((ami) => [
+				ami.system,
+				{
+					distributionConfigurationArn: systemOutput(
+						stack,
+						"DistributionConfigurationArns",
+						ami.system,
+					),
+					ssmParameter: systemOutput(stack, "AmiParameterNames", ami.system),
+				},
+			]),
+		);
+		await requireSourceImages(session, amis);
 		if (amis.length > 0 && stack.PublicAmis === "true") {
 			await requirePublicSharing(calls, clients.ec2In, stack.DistributionRegions.split(","));
 		}
-		const smoke = await smokeTestAll(context, session, amis, timeLimitMs);
+		if (context.options["smoke-test"]) await smokeTestAll(context, session, amis, timeLimitMs);
+		else log("smoke test skipped (--no-smoke-test).");
 		const [released, index] = await settleAll([
-			distributeAll(context, session, amis, smoke),
+			distributeAll(context, session, amis, destinations, deadline),
 			containerPlan
 				? indexContainers(context, session, containerPlan, releaseId)
 				: Promise.resolve(undefined),
@@ -207,8 +268,9 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 			...(index ? { containers: containerSection(index, containers, moving) } : {}),
 		};
 		if (dryRun) return;
-		writeJsonAtomically(output.json, manifest);
+		// The page first: release.json, written last, says the release is done.
 		writePage(output.page, manifest);
+		writeJsonAtomically(output.json, manifest);
 		log(`wrote ${relative(root, output.json)} and ${relative(root, output.page)}.`);
 		if (amis.length > 0) process.stdout.write(`${amiTable(manifest)}\n`);
 		if (manifest.containers) {

@@ -1,5 +1,14 @@
 /** Spawning `bun task …` as a user would, and what tests need around it. */
-import { mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import {
+	chmodSync,
+	existsSync,
+	mkdirSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	symlinkSync,
+	writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { REPO, tempDir } from "./fixtures/projects.ts";
 
@@ -65,6 +74,41 @@ export function spawnRunner(args: readonly string[], settings: RunSettings = {})
 		stderr: "ignore",
 		stdin: "ignore",
 	});
+}
+
+/**
+ * A tool in front of the real one (found on PATH now, so the spy works in a
+ * dev shell too), written to `dir`, which the test puts first on PATH with
+ * SPY_DIR=`dir`. `preamble` is shell that runs before the real tool: `case`
+ * arms on " $* " that log, or call `pause` (see waitForPause) to hold the
+ * run at that step, or `run_then_pause` to do the step first.
+ */
+export function spyTool(dir: string, name: string, preamble: string[]): void {
+	const real = requireTool(name, `apt-get install ${name}`);
+	mkdirSync(dir, { recursive: true });
+	const path = join(dir, name);
+	writeFileSync(
+		path,
+		[
+			"#!/bin/sh",
+			// The pid goes to a temporary name first: a reader never sees the file empty.
+			'pause() { echo $$ > "$SPY_DIR/paused.tmp"; mv "$SPY_DIR/paused.tmp" "$SPY_DIR/paused"; exec sleep 60; }',
+			`run_then_pause() { ${real} "$@" || exit; pause; }`,
+			...preamble,
+			`exec ${real} "$@"`,
+		].join("\n"),
+	);
+	chmodSync(path, 0o755);
+}
+
+/** Waits (up to 30 s) until a spy in `dir` pauses, and returns its pid: the test kills it after the runner. */
+export async function waitForPause(dir: string): Promise<number> {
+	const paused = join(dir, "paused");
+	for (let i = 0; i < 600 && !existsSync(paused); i++) await Bun.sleep(50);
+	const pid = existsSync(paused) ? Number(readFileSync(paused, "utf8")) : Number.NaN;
+	if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no spy paused in ${dir}`);
+	rmSync(paused);
+	return pid;
 }
 
 /** Fails with the install command when a tool a test needs is missing (never a silent skip). */

@@ -5,22 +5,13 @@
  * with ECR Public's API answered by the loopback stand-in.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import {
-	chmodSync,
-	existsSync,
-	mkdirSync,
-	readdirSync,
-	readFileSync,
-	rmSync,
-	writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
 import {
 	bunTask,
-	cleanEnv,
 	fixtureFlake,
 	HOST,
 	NO_AWS,
@@ -29,7 +20,10 @@ import {
 	projectCopy,
 	REPO,
 	requireTool,
+	spawnRunner,
+	spyTool,
 	tempDir,
+	waitForPause,
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 
@@ -99,10 +93,16 @@ function env(extra: Record<string, string | undefined> = {}) {
 		...registry.env,
 		TMPDIR: childTmp,
 		PATH: `${spy}:${process.env.PATH}`,
+		SPY_DIR: spy,
 		SKOPEO_LOG: skopeoLog,
 		SKOPEO_ENV: skopeoEnv,
 		...extra,
 	};
+}
+
+/** The same, as a child the test can kill. */
+function spawnPublish(extra: Record<string, string | undefined> = {}) {
+	return spawnRunner(["publish", "--only", "container"], { cwd: project.dir, env: env(extra) });
 }
 
 function publish(args: string[] = [], extra: Record<string, string | undefined> = {}) {
@@ -121,24 +121,20 @@ function authDirectoriesLeft(): string[] {
 
 beforeAll(async () => {
 	mkdirSync(childTmp, { recursive: true });
-	mkdirSync(spy, { recursive: true });
-	writeFileSync(
-		join(spy, "skopeo"),
-		[
-			"#!/bin/sh",
-			'printf "%s\\n" "$*" >> "$SKOPEO_LOG"',
-			'env >> "$SKOPEO_ENV"',
-			'case " $* " in *" copy "*) [ -z "$SKOPEO_SLOW_COPY" ] || sleep 30 ;; esac',
-			'exec /usr/bin/skopeo "$@"',
-		].join("\n"),
-	);
-	chmodSync(join(spy, "skopeo"), 0o755);
+	spyTool(spy, "skopeo", [
+		'printf "%s\\n" "$*" >> "$SKOPEO_LOG"',
+		'env >> "$SKOPEO_ENV"',
+		'case " $* " in *" copy "*)',
+		'  [ -n "$PAUSE_AT_COPY" ] && pause',
+		'  [ -n "$PAUSE_AFTER_COPY" ] && run_then_pause "$@" ;;',
+		"esac",
+	]);
 	registry = await startRegistry();
 	await buildHostImage();
 });
 afterAll(async () => {
 	await standIn?.stop();
-	await registry.stop();
+	await registry?.stop();
 	project.dispose();
 	flake.dispose();
 	rmSync(work, { recursive: true, force: true });
@@ -219,19 +215,8 @@ describe("publish --only container", () => {
 		await buildHostImage(); // a build not pushed yet, so there is a push to interrupt
 		const record = join(dirOf(HOST), "container.json");
 		const recordBefore = existsSync(record) ? readFileSync(record, "utf8") : undefined;
-		const child = Bun.spawn([process.execPath, "tasks/main.ts", "publish", "--only", "container"], {
-			cwd: project.dir,
-			env: cleanEnv(env({ SKOPEO_SLOW_COPY: "1" })),
-			stdout: "ignore",
-			stderr: "ignore",
-		});
-		for (
-			let i = 0;
-			i < 200 && !(existsSync(skopeoLog) && readFileSync(skopeoLog, "utf8").includes(" copy "));
-			i++
-		) {
-			await Bun.sleep(50);
-		}
+		const child = spawnPublish({ PAUSE_AT_COPY: "1" });
+		await waitForPause(spy);
 		expect(authDirectoriesLeft()).toHaveLength(1);
 		child.kill("SIGINT");
 		expect(await child.exited).toBe(130);
@@ -239,22 +224,34 @@ describe("publish --only container", () => {
 		// The record still describes the last build that was pushed.
 		expect(existsSync(record) ? readFileSync(record, "utf8") : undefined).toBe(recordBefore);
 
-		const killed = Bun.spawn(
-			[process.execPath, "tasks/main.ts", "publish", "--only", "container"],
-			{
-				cwd: project.dir,
-				env: cleanEnv(env({ SKOPEO_SLOW_COPY: "1" })),
-				stdout: "ignore",
-				stderr: "ignore",
-			},
-		);
-		for (let i = 0; i < 200 && authDirectoriesLeft().length === 0; i++) await Bun.sleep(50);
+		const killed = spawnPublish({ PAUSE_AT_COPY: "1" });
+		const paused = await waitForPause(spy);
 		killed.kill("SIGKILL");
 		await killed.exited;
-		Bun.spawnSync(["pkill", "-f", "sleep 30"]);
+		process.kill(paused, "SIGKILL");
 		expect(authDirectoriesLeft()).toHaveLength(1);
 		expect((await publish()).exitCode).toBe(0);
 		expect(authDirectoriesLeft()).toEqual([]);
+	}, 60_000);
+
+	test("a SIGKILL after the push, before the check and container.json: the re-run pushes nothing and records the build", async () => {
+		await buildHostImage(); // a build not pushed yet
+		rmSync(join(dirOf(HOST), "container.json"), { force: true });
+		const killed = spawnPublish({ PAUSE_AFTER_COPY: "1" });
+		const paused = await waitForPause(spy);
+		killed.kill("SIGKILL");
+		expect(await killed.exited).toBe(137);
+		process.kill(paused, "SIGKILL");
+		expect(existsSync(join(dirOf(HOST), "container.json"))).toBe(false);
+		expect(served(`2.31.2-${layoutDigest(HOST).slice(7, 23)}-${ARCH[HOST]}`)?.digest).toBe(
+			layoutDigest(HOST),
+		);
+		rmSync(skopeoLog, { force: true });
+		const rerun = await publish();
+		expect(rerun.exitCode).toBe(0);
+		expect(rerun.stderr).toContain(`already serves ${layoutDigest(HOST)}: nothing pushed.`);
+		expect(readFileSync(skopeoLog, "utf8")).not.toContain(" copy ");
+		expect(containerJson(HOST).digest).toBe(layoutDigest(HOST));
 	}, 60_000);
 
 	test("--dry-run shows the skopeo command with the auth file's path, and pushes nothing", async () => {

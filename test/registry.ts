@@ -4,7 +4,7 @@
  * to ECR Public. Child processes trust the certificate through SSL_CERT_FILE
  * (which Go's TLS reads); the registry is stopped by `stop`.
  */
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { requireTool, tempDir } from "./helpers.ts";
@@ -16,6 +16,8 @@ export interface Registry {
 	/** What a child process needs to trust the registry's certificate. */
 	env: Record<string, string>;
 	dir: string;
+	/** A Docker auth file with the login, for the test's own skopeo. */
+	authFile: string;
 	/** What the registry serves for `repository:tag` (its manifest and digest), read with skopeo as a user would. */
 	serves: (reference: string) => { digest: string; manifest: string } | undefined;
 	stop: () => Promise<void>;
@@ -81,7 +83,12 @@ export async function startRegistry(): Promise<Registry> {
 			.then((response) => response.status === 401)
 			.catch(() => false);
 		if (up) break;
-		if (i === 99) throw new Error(`docker-registry did not come up on ${host}`);
+		if (i === 99) {
+			child.kill();
+			await child.exited;
+			rmSync(dir, { recursive: true, force: true });
+			throw new Error(`docker-registry did not come up on ${host}`);
+		}
 		await Bun.sleep(50);
 	}
 	const auth = join(dir, "test-auth.json");
@@ -93,6 +100,7 @@ export async function startRegistry(): Promise<Registry> {
 		password,
 		env,
 		dir,
+		authFile: auth,
 		serves: (reference) => {
 			const inspect = Bun.spawnSync(
 				["skopeo", "inspect", "--raw", "--authfile", auth, `docker://${host}/${reference}`],
@@ -107,6 +115,7 @@ export async function startRegistry(): Promise<Registry> {
 		stop: async () => {
 			child.kill();
 			await child.exited;
+			rmSync(dir, { recursive: true, force: true });
 		},
 	};
 }

@@ -7,15 +7,7 @@
  * --dry-run, Ctrl-C, and a SIGKILL between any two steps followed by a re-run.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import {
-	chmodSync,
-	existsSync,
-	mkdirSync,
-	readdirSync,
-	readFileSync,
-	rmSync,
-	writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
@@ -28,7 +20,9 @@ import {
 	REPO,
 	requireTool,
 	spawnRunner,
+	spyTool,
 	tempDir,
+	waitForPause,
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 
@@ -146,9 +140,6 @@ function seed(parts: { amis?: boolean; containers?: boolean } = { amis: true, co
 
 /** Pushes a tiny image per architecture to the registry, as publish would have. */
 function pushImages() {
-	const auth = join(work, "push-auth.json");
-	const login = Buffer.from(`AWS:${registry.password}`).toString("base64");
-	writeFileSync(auth, JSON.stringify({ auths: { [registry.host]: { auth: login } } }));
 	for (const { architecture, build } of Object.values(SYSTEMS)) {
 		const archive = join(work, `${architecture}.tar`);
 		for (const command of [
@@ -170,7 +161,7 @@ function pushImages() {
 				"skopeo",
 				"copy",
 				"--dest-authfile",
-				auth,
+				registry.authFile,
 				`docker-archive:${archive}`,
 				`docker://${registry.host}/alias/nix:${tag}`,
 			],
@@ -255,35 +246,17 @@ function authDirectoriesLeft(): string[] {
 
 beforeAll(async () => {
 	mkdirSync(childTmp, { recursive: true });
-	mkdirSync(spy, { recursive: true });
-	// Each spy can stop a run at a registry step: it records its pid where the
-	// test waits for it, and sleeps until the test has killed the runner and it.
-	const pause = 'pause() { echo $$ > "$SPY_DIR/paused"; exec sleep 60; }';
-	writeFileSync(
-		join(spy, "skopeo"),
-		[
-			"#!/bin/sh",
-			pause,
-			'case " $* " in *" copy --all "*)',
-			'  n=$(( $(cat "$SPY_DIR/moves" 2>/dev/null || echo 0) + 1 )); echo $n > "$SPY_DIR/moves"',
-			'  [ "$n" = "$PAUSE_AT_MOVE" ] && pause ;;',
-			"esac",
-			'exec /usr/bin/skopeo "$@"',
-		].join("\n"),
-	);
-	writeFileSync(
-		join(spy, "podman"),
-		[
-			"#!/bin/sh",
-			pause,
-			'case " $* " in *" manifest push "*)',
-			'  [ -n "$PAUSE_AFTER_INDEX" ] && { /usr/bin/podman "$@" || exit; pause; } ;;',
-			"esac",
-			'exec /usr/bin/podman "$@"',
-		].join("\n"),
-	);
-	chmodSync(join(spy, "skopeo"), 0o755);
-	chmodSync(join(spy, "podman"), 0o755);
+	// Each spy can stop a run at a registry step (see spyTool).
+	spyTool(spy, "skopeo", [
+		'case " $* " in *" copy --all "*)',
+		'  n=$(( $(cat "$SPY_DIR/moves" 2>/dev/null || echo 0) + 1 )); echo $n > "$SPY_DIR/moves"',
+		'  [ "$n" = "$PAUSE_AT_MOVE" ] && pause',
+		'  [ "$n" = "$PAUSE_AFTER_MOVE" ] && run_then_pause "$@" ;;',
+		"esac",
+	]);
+	spyTool(spy, "podman", [
+		'case " $* " in *" manifest push "*) [ -n "$PAUSE_AFTER_INDEX" ] && run_then_pause "$@" ;; esac',
+	]);
 	registry = await startRegistry();
 	({ world, standIn } = await standInAccount());
 	world.repositories.set("nix", `${registry.host}/alias/nix`);
@@ -292,7 +265,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
 	await standIn?.stop();
-	await registry.stop();
+	await registry?.stop();
 	project.dispose();
 	rmSync(work, { recursive: true, force: true });
 });
@@ -374,12 +347,13 @@ describe("release", () => {
 				expect(world.images.get(copy.image)).toMatchObject({ region: copy.region, public: true });
 			}
 		}
-		// Both distributions were under way at once.
+		// Both distributions were under way at once: the second started before the first could
+		// settle (an image takes four GetImage polls, 250 ms and more apart, to become available).
 		const order = standIn.calls.filter((call) => /DistributeImage|GetImage$/.test(call));
-		expect(order.slice(0, 2)).toEqual([
-			"imagebuilder:DistributeImage",
-			"imagebuilder:DistributeImage",
-		]);
+		const starts = order.flatMap((call, i) => (call === "imagebuilder:DistributeImage" ? [i] : []));
+		const polls = order.flatMap((call, i) => (call === "imagebuilder:GetImage" ? [i] : []));
+		expect(starts).toHaveLength(2);
+		expect(starts[1]).toBeLessThan(polls[2] as number);
 
 		// The index: both images, with their platforms, under the release tag, <nix version> and latest.
 		const manifest = manifestOf();
@@ -553,6 +527,49 @@ describe("release", () => {
 		expect(instances.map((i) => i.state)).toEqual(["terminated", "terminated"]);
 		expect(world.imageBuilderImages.size).toBe(0);
 	}, 60_000);
+
+	test("after a Ctrl-C during the smoke test, a re-run boots a new instance under the next attempt and completes", async () => {
+		const amis = seed();
+		world.bootPolls = 10_000;
+		const child = spawnRelease();
+		await standIn.arrival("GetConsoleOutput", 2);
+		child.kill("SIGINT");
+		expect(await child.exited).toBe(130);
+		world.bootPolls = 1;
+		const rerun = await release();
+		expect(rerun.exitCode).toBe(0);
+		for (const imageId of Object.values(amis)) {
+			const instances = [...world.instances.values()].filter((i) => i.imageId === imageId);
+			expect(instances.map((i) => [i.clientToken?.split("-").at(-1), i.state])).toEqual([
+				["1", "terminated"],
+				["2", "terminated"],
+			]);
+			expect(world.images.get(imageId)?.tags.SmokeTestAttempt).toBe("2");
+		}
+		expect(world.imageBuilderImages.size).toBe(2);
+	}, 60_000);
+
+	test("a distribution cancelled after a crash is replaced by one new distribution per system", async () => {
+		const amis = seed();
+		expect(await crashAfter(standIn, spawnRelease(), "DistributeImage", 2)).toBe(137);
+		const cancelled = [...world.imageBuilderImages.values()];
+		expect(cancelled).toHaveLength(2);
+		for (const image of cancelled) image.status = "CANCELLED";
+		const rerun = await release();
+		expect(rerun.stderr).not.toContain("✗");
+		expect(rerun.exitCode).toBe(0);
+		expect(rerun.stderr).toContain("was cancelled or deleted; starting another.");
+		const replacements = [...world.imageBuilderImages.values()].filter(
+			(i) => i.status === "AVAILABLE",
+		);
+		expect(replacements.map((i) => i.sourceImage).sort()).toEqual(Object.values(amis).sort());
+		const manifest = manifestOf();
+		for (const [system, imageId] of Object.entries(amis)) {
+			const arn = manifest.amis[system].imageBuilderImage;
+			expect(replacements.map((i) => i.arn)).toContain(arn);
+			expect(world.images.get(imageId)?.tags.ImageBuilderImage).toBe(arn);
+		}
+	}, 60_000);
 });
 
 describe("release refuses, in one sentence, before anything changes", () => {
@@ -589,6 +606,18 @@ describe("release refuses, in one sentence, before anything changes", () => {
 		);
 		expect(world.instances.size).toBe(0);
 		expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");
+	});
+
+	test("with an AMI a record names that no longer exists, naming the record and how to publish it again", async () => {
+		const amis = seed({ amis: true });
+		world.images.delete(amis["x86_64-linux"] as string);
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`✗ Task "release" failed: The AMI ${amis["x86_64-linux"]} that outputs/main/virtual-machine/x86_64-linux/ami.json names is gone; publish it again (\`bun task publish --system x86_64-linux\`) and release.`,
+		);
+		expect(run.stderr).not.toContain("this is a bug");
+		expect(world.instances.size).toBe(0);
 	});
 
 	test("with a record publish did not write", async () => {
@@ -652,6 +681,7 @@ describe("a SIGKILL between any two steps, then a re-run", () => {
 		["DistributeImage", 1],
 		["DistributeImage", 2],
 		["CreateTags", 3],
+		["CreateTags", 5],
 		["GetImage", 1],
 		["GetImage", 4],
 		["RetryImage", 1],
@@ -676,18 +706,17 @@ describe("a SIGKILL between any two steps, then a re-run", () => {
 		["after the index was pushed", { PAUSE_AFTER_INDEX: "1" }],
 		["before the first moving tag", { PAUSE_AT_MOVE: "1" }],
 		["between the moving tags", { PAUSE_AT_MOVE: "2" }],
+		["after the last moving tag, before release.json", { PAUSE_AFTER_MOVE: "2" }],
 	];
 	test.each(registrySteps)(
 		"%s: the re-run moves the tags and writes release.json",
 		async (_step, pauseAt) => {
 			const amis = seed();
 			const child = spawnRelease([], pauseAt);
-			const paused = join(spy, "paused");
-			for (let i = 0; i < 600 && !existsSync(paused); i++) await Bun.sleep(50);
-			expect(existsSync(paused)).toBe(true);
+			const paused = await waitForPause(spy);
 			child.kill("SIGKILL");
 			expect(await child.exited).toBe(137);
-			process.kill(Number(readFileSync(paused, "utf8")), "SIGKILL");
+			process.kill(paused, "SIGKILL");
 			expect(existsSync(releaseJson)).toBe(false);
 			rmSync(join(spy, "moves"), { force: true });
 			const rerun = await release();

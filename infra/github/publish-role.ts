@@ -6,7 +6,7 @@ import type { AmiDistribution } from "../distribution.ts";
 import { acceptStackWildcard, acceptWildcard } from "../findings.ts";
 import { SYSTEM_ARCHITECTURES } from "../publish/architectures.ts";
 import { DISTRIBUTION_TAG, RETRIES_TAG } from "../publish/distribute.ts";
-import { PURPOSE_TAG, SMOKE_TEST_TAG } from "../publish/smoke-test.ts";
+import { ATTEMPT_TAG, PURPOSE_TAG, SMOKE_TEST_TAG } from "../publish/smoke-test.ts";
 import type { PublicRepository } from "../repository.ts";
 import { MANAGED_BY } from "../tags.ts";
 import type { GitHubOidc } from "./oidc.ts";
@@ -154,7 +154,7 @@ function releaseStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 				StringEquals: managed,
 				// Only the tags that record release's steps on the private AMI.
 				"ForAllValues:StringEquals": {
-					"aws:TagKeys": [SMOKE_TEST_TAG, DISTRIBUTION_TAG, RETRIES_TAG],
+					"aws:TagKeys": [SMOKE_TEST_TAG, ATTEMPT_TAG, DISTRIBUTION_TAG, RETRIES_TAG],
 				},
 			},
 		}),

@@ -8,7 +8,6 @@ import {
 	CreateTagsCommand,
 	DescribeImagesCommand,
 	type EC2Client,
-	GetEbsEncryptionByDefaultCommand,
 	GetImageBlockPublicAccessStateCommand,
 } from "@aws-sdk/client-ec2";
 import {
@@ -20,6 +19,7 @@ import {
 } from "@aws-sdk/client-imagebuilder";
 import type { AwsCalls } from "./calls.ts";
 import { errorCode, PublishError } from "./errors.ts";
+import { encryptedByDefault } from "./image.ts";
 import { pollUntil } from "./poll.ts";
 
 /** The AMI tag that records its Image Builder image, so a re-run follows the same distribution. */
@@ -38,14 +38,14 @@ export async function requirePublicSharing(
 ): Promise<void> {
 	const states = await Promise.all(
 		regions.map(async (region) => {
-			const [access, encryption] = await Promise.all([
+			const [access, encrypted] = await Promise.all([
 				calls.read(ec2For(region), new GetImageBlockPublicAccessStateCommand({})),
-				calls.read(ec2For(region), new GetEbsEncryptionByDefaultCommand({})),
+				encryptedByDefault(calls, ec2For(region)),
 			]);
 			return {
 				region,
 				blocked: access.ImageBlockPublicAccessState === "block-new-sharing",
-				encrypted: encryption.EbsEncryptionByDefault === true,
+				encrypted,
 			};
 		}),
 	);
@@ -114,11 +114,13 @@ async function followable(request: DistributionRequest, arn: string): Promise<bo
  * build id and the configuration, or, when the recorded distribution was
  * cancelled or deleted, from that one's ARN: its successor is asked for once too.
  */
-async function startDistribution(request: DistributionRequest): Promise<string | undefined> {
+async function startDistribution(
+	request: DistributionRequest,
+): Promise<{ arn: string; asked: boolean } | undefined> {
 	const { calls, ec2, imageId } = request;
 	const { Images } = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
 	const recorded = Images?.[0]?.Tags?.find((tag) => tag.Key === DISTRIBUTION_TAG)?.Value;
-	if (recorded && (await followable(request, recorded))) return recorded;
+	if (recorded && (await followable(request, recorded))) return { arn: recorded, asked: false };
 	if (recorded) {
 		request.log(
 			`${request.system}: the distribution ${recorded} was cancelled or deleted; starting another.`,
@@ -138,13 +140,18 @@ async function startDistribution(request: DistributionRequest): Promise<string |
 			),
 		}),
 	);
+	if (calls.dryRun) return undefined;
 	const arn = started?.imageBuildVersionArn;
-	if (arn === undefined) return undefined;
+	if (!arn) {
+		throw new PublishError(
+			`DistributeImage answered without an image for ${imageId}; run the task again, which asks for the same distribution.`,
+		);
+	}
 	await calls.write(
 		ec2,
 		new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: DISTRIBUTION_TAG, Value: arn }] }),
 	);
-	return arn;
+	return { arn, asked: true };
 }
 
 /** GetImage until the image settles, polling with backoff. */
@@ -201,17 +208,29 @@ async function retry(request: DistributionRequest, arn: string): Promise<void> {
 	);
 }
 
-/** The AMI in every region of the configuration, public where the configuration says so. */
+/**
+ * The AMI in every region of the configuration, public where the
+ * configuration says so. Idempotent on DistributeImage's client token (from
+ * the build and the configuration), the ImageBuilderImage tag that records
+ * its image on the AMI, and the ImageBuilderRetries count (see retry).
+ */
 export async function distribute(request: DistributionRequest): Promise<Distribution | undefined> {
 	const { log, system } = request;
-	const arn = await startDistribution(request);
-	if (arn === undefined) {
+	let started = await startDistribution(request);
+	if (started === undefined) {
 		log(
 			"would follow the distribution with GetImage until AVAILABLE (RetryImage once if it FAILED)",
 		);
 		return undefined;
 	}
-	let image = await follow(request, arn);
+	let image = await follow(request, started.arn);
+	// The token answered with the image of a run that crashed before recording it, cancelled
+	// since: now that it is recorded, startDistribution asks for its successor.
+	if (started.asked && GONE.has(image.state?.status ?? "")) {
+		started = (await startDistribution(request)) as NonNullable<typeof started>;
+		image = await follow(request, started.arn);
+	}
+	const arn = started.arn;
 	if (image.state?.status === "FAILED") {
 		log(
 			`${system}: distribution failed (${image.state.reason ?? "no reason given"}); retrying once.`,

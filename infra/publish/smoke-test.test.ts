@@ -13,7 +13,13 @@ import { mockClient } from "aws-sdk-client-mock";
 import { AwsCalls } from "./calls.ts";
 import { PublishError } from "./errors.ts";
 import { DEFAULT_RETRY_POLICY, RetryBudget } from "./retry.ts";
-import { PURPOSE_TAG, SELF_TERMINATION, SMOKE_TEST_TAG, smokeTest } from "./smoke-test.ts";
+import {
+	ATTEMPT_TAG,
+	PURPOSE_TAG,
+	SELF_TERMINATION,
+	SMOKE_TEST_TAG,
+	smokeTest,
+} from "./smoke-test.ts";
 
 const ec2Mock = mockClient(EC2Client);
 afterEach(() => ec2Mock.reset());
@@ -239,6 +245,31 @@ describe("smokeTest", () => {
 		expect(failure.message).toContain("which ends with: nothing.");
 		// An instance already gone is as good as terminated.
 		expect(ec2Mock.commandCalls(TerminateInstancesCommand)).toHaveLength(1);
+	});
+
+	test("goes on from the attempt recorded on the AMI, and records the next before launching it", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves({ Images: [{ ImageId: "ami-1", Tags: [{ Key: ATTEMPT_TAG, Value: "6" }] }] })
+			.on(RunInstancesCommand, { ClientToken: `${BUILD}-smoke-test-6` })
+			.rejects(ec2Error("IdempotentInstanceTerminated"))
+			.on(RunInstancesCommand, { ClientToken: `${BUILD}-smoke-test-7` })
+			.resolves({ Instances: [{ InstanceId: "i-1" }] })
+			.on(GetConsoleOutputCommand)
+			.resolves(consoleWith(MARKER))
+			.on(CreateTagsCommand)
+			.resolves({});
+		expect(await smokeTest(request().request)).toBe("passed");
+		const order = ec2Mock
+			.calls()
+			.map((call) => call.args[0] as { constructor: { name: string }; input: object })
+			.filter((command) => /RunInstances|CreateTags/.test(command.constructor.name))
+			.map((command) => [command.constructor.name, command.input]);
+		expect(order.slice(0, 3)).toEqual([
+			["RunInstancesCommand", expect.objectContaining({ ClientToken: `${BUILD}-smoke-test-6` })],
+			["CreateTagsCommand", { Resources: ["ami-1"], Tags: [{ Key: ATTEMPT_TAG, Value: "7" }] }],
+			["RunInstancesCommand", expect.objectContaining({ ClientToken: `${BUILD}-smoke-test-7` })],
+		]);
 	});
 
 	test("five terminated attempts end in a sentence", async () => {

@@ -34,16 +34,14 @@ export interface SmokeTestRequest {
 	marker: string;
 	/** The instance's and its volume's tags, besides Purpose and BuildId. */
 	tags: Record<string, string>;
-	/** The hard limit on waiting for the marker. */
-	timeLimitMs?: number;
+	/** The hard limit on waiting for the marker (at most MAX_SMOKE_TEST_MS). */
+	timeLimitMs: number;
 	/** Registers the instance's termination to run however the task ends (Ctrl-C too); returns how to unregister it. */
 	onLaunched?: (terminate: () => Promise<void>) => () => void;
 	log: (line: string) => void;
 }
 
-/** The hard limit on waiting for the boot marker, unless the release says otherwise… */
-export const DEFAULT_SMOKE_TEST_MS = 10 * 60_000;
-/** …which it may raise to this. */
+/** The longest time limit on waiting for the boot marker a release may set. */
 export const MAX_SMOKE_TEST_MS = 60 * 60_000;
 
 /** "10 minutes", "90 seconds". */
@@ -60,14 +58,16 @@ function instanceTags(request: SmokeTestRequest): Record<string, string> {
 	return { ...request.tags, [PURPOSE_TAG.key]: PURPOSE_TAG.value, BuildId: request.buildId };
 }
 
-/** Whether the AMI carries the tag of a passed smoke test of this build. */
-async function passedBefore(request: SmokeTestRequest): Promise<boolean> {
+/** The AMI tag that numbers the smoke-test launches of its build: the attempt a re-run goes on with. */
+export const ATTEMPT_TAG = "SmokeTestAttempt";
+
+/** The AMI's tags, which record the smoke test's steps; only reads. */
+async function imageTags(request: SmokeTestRequest): Promise<Record<string, string>> {
 	const { Images } = await request.calls.read(
 		request.ec2,
 		new DescribeImagesCommand({ ImageIds: [request.imageId] }),
 	);
-	const tags = Images?.[0]?.Tags ?? [];
-	return tags.some((tag) => tag.Key === SMOKE_TEST_TAG && tag.Value === request.buildId);
+	return Object.fromEntries((Images?.[0]?.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
 }
 
 /**
@@ -81,13 +81,29 @@ async function passedBefore(request: SmokeTestRequest): Promise<boolean> {
 export const SELF_TERMINATION = `#!/bin/sh\n# nix-images smoke test: end this instance even if the release that launched it cannot.\nshutdown -P +${MAX_SMOKE_TEST_MS / 60_000 + 5}\n`;
 
 /**
- * RunInstances, idempotent on its ClientToken (the build id and an attempt
- * number): a re-run after a crash gets the instance it launched, still
- * booting; a token whose instance was terminated is followed by the next attempt.
+ * RunInstances, idempotent on its ClientToken (the build id and the attempt
+ * number in the AMI's ATTEMPT_TAG): a re-run after a crash gets the instance
+ * it launched, still booting. A token whose instance is gone (terminated: a
+ * failed or interrupted test) or that was used for another AMI of the build
+ * is followed by the next number, recorded on the AMI before that launch, so
+ * no number is used twice and a build never runs out of them.
  */
-async function launch(request: SmokeTestRequest): Promise<string | undefined> {
+async function launch(
+	request: SmokeTestRequest,
+	recorded: string | undefined,
+): Promise<string | undefined> {
 	const { calls, ec2 } = request;
-	for (let attempt = 1; attempt <= 5; attempt++) {
+	const first = Math.max(1, Number.parseInt(recorded ?? "1", 10) || 1);
+	for (let attempt = first; attempt < first + 5; attempt++) {
+		if (attempt > first) {
+			await calls.write(
+				ec2,
+				new CreateTagsCommand({
+					Resources: [request.imageId],
+					Tags: [{ Key: ATTEMPT_TAG, Value: String(attempt) }],
+				}),
+			);
+		}
 		try {
 			const launched = await calls.write(
 				ec2,
@@ -106,9 +122,17 @@ async function launch(request: SmokeTestRequest): Promise<string | undefined> {
 					})),
 				}),
 			);
-			return launched?.Instances?.[0]?.InstanceId;
+			if (calls.dryRun) return undefined;
+			const instanceId = launched?.Instances?.[0]?.InstanceId;
+			if (!instanceId) {
+				throw new PublishError(
+					`RunInstances answered without an instance for ${request.imageId}; run the task again.`,
+				);
+			}
+			return instanceId;
 		} catch (error) {
-			if (errorCode(error) !== "IdempotentInstanceTerminated") throw error;
+			const used = ["IdempotentInstanceTerminated", "IdempotentParameterMismatch"];
+			if (!used.includes(errorCode(error))) throw error;
 		}
 	}
 	throw new PublishError(
@@ -125,7 +149,10 @@ async function terminate(calls: AwsCalls, ec2: EC2Client, instanceId: string): P
 		});
 }
 
-/** The instance's console (base64 in EC2's answer), and whether the instance is still alive. */
+/**
+ * The instance's console (base64 in EC2's answer), and, while the marker is
+ * not in it, whether the instance is still alive; only reads.
+ */
 async function readConsole(
 	request: SmokeTestRequest,
 	instanceId: string,
@@ -141,6 +168,7 @@ async function readConsole(
 		justLaunched,
 	);
 	const text = Buffer.from(output.Output ?? "", "base64").toString();
+	if (text.includes(request.marker)) return { text, gone: false };
 	const described = await calls.read(
 		ec2,
 		new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
@@ -152,7 +180,7 @@ async function readConsole(
 
 /**
  * The instances of this build's smoke tests that are not terminated: after a
- * crash, one may be left running (found by its tags, never by a guess).
+ * crash, one may be left running (found by its tags, never by a guess); only reads.
  */
 async function leftovers(request: SmokeTestRequest): Promise<string[]> {
 	const described = await request.calls.read(
@@ -171,9 +199,9 @@ async function leftovers(request: SmokeTestRequest): Promise<string[]> {
 	);
 }
 
-/** Waits for the boot marker on the instance's console, or says why it did not show. */
+/** Waits for the boot marker on the instance's console, or says why it did not show; only reads. */
 async function waitForMarker(request: SmokeTestRequest, instanceId: string): Promise<void> {
-	const timeLimit = request.timeLimitMs ?? DEFAULT_SMOKE_TEST_MS;
+	const timeLimit = request.timeLimitMs;
 	let seen = "";
 	const failure = (why: string) => {
 		const tail = seen.trimEnd().split("\n").slice(-5).join(" | ") || "nothing";
@@ -199,16 +227,19 @@ async function waitForMarker(request: SmokeTestRequest, instanceId: string): Pro
 
 /**
  * Boots the AMI once and waits for its marker, or says why it did not come
- * up. The pass is tagged on the AMI before the instance is terminated, so a
- * crash in between costs a termination on the re-run, never a second boot.
+ * up. Idempotent on the AMI's tags: `SmokeTest=<build id>` records a pass
+ * (set before the instance is terminated, so a crash in between costs a
+ * termination on the re-run, never a second boot), and ATTEMPT_TAG with the
+ * build id makes the launch's client token (see launch).
  */
 export async function smokeTest(request: SmokeTestRequest): Promise<SmokeTestResult> {
 	const { calls, ec2, imageId } = request;
-	if (await passedBefore(request)) {
+	const tags = await imageTags(request);
+	if (tags[SMOKE_TEST_TAG] === request.buildId) {
 		for (const instanceId of await leftovers(request)) await terminate(calls, ec2, instanceId);
 		return "passed before";
 	}
-	const instanceId = await launch(request);
+	const instanceId = await launch(request, tags[ATTEMPT_TAG]);
 	if (instanceId === undefined) {
 		request.log(
 			`would wait for "${request.marker}" on the console, tag ${imageId} ${SMOKE_TEST_TAG}=${request.buildId} and terminate the instance`,

@@ -49,7 +49,8 @@ export function privatePodman(context: TaskContext, files: SkopeoFiles): string[
 /**
  * Pushes an OCI image index of `digests` (images already in `repository`,
  * each with its platform read from its config) under `tag`; the images
- * themselves are not copied again.
+ * themselves are not copied again. Not idempotent by itself: the caller
+ * pushes only when `tag` does not already index exactly these digests.
  */
 export async function pushIndex(
 	$: Shell,

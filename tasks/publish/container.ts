@@ -7,7 +7,7 @@
 import { relative } from "node:path";
 import { SYSTEM_ARCHITECTURES, type System } from "../../infra/publish/architectures.ts";
 import type { AwsCalls } from "../../infra/publish/calls.ts";
-import { registryAuth, repositoryUri } from "../../infra/publish/repository.ts";
+import { repositoryUri } from "../../infra/publish/repository.ts";
 import type { StackOutputs } from "../../infra/publish/stack.ts";
 import type { PublishClients } from "../aws/clients.ts";
 import { writeJsonAtomically } from "../project/files.ts";
@@ -15,7 +15,7 @@ import { type OciImage, readOciImage } from "../project/oci-layout.ts";
 import { publishOutput } from "../project/outputs.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
-import { privateFiles } from "../skopeo/auth.ts";
+import { registryFiles } from "../skopeo/auth.ts";
 import { pushLayout, requireSkopeo, servedDigest } from "../skopeo/cli.ts";
 import { buildIdOf } from "./ami.ts";
 
@@ -81,8 +81,7 @@ export async function publishContainer(
 	const { system, architecture, output, image, buildId, tag } = plan;
 
 	const uri = await repositoryUri(calls, clients.ecrPublic, stack.RepositoryName, stackName);
-	const registry = uri.split("/")[0] ?? uri;
-	const files = privateFiles(context, registry, await registryAuth(calls, clients.ecrPublic));
+	const files = await registryFiles(context, calls, clients.ecrPublic, uri);
 	const reference = `docker://${uri}:${tag}`;
 	log(
 		`build ${buildId}: ${relative(root, `${output.dir}/oci-layout`)}, ${architecture}, ${image.digest}.`,

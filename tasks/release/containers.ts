@@ -4,14 +4,13 @@
  * make indexes), tagged `<nix version>-<release id>` (immutable); the moving
  * tags (`<nix version>`, `latest`) are pointed at it last, by the caller.
  */
-import { registryAuth } from "../../infra/publish/repository.ts";
 import type { AwsSession } from "../aws/session.ts";
 import { privatePodman, pushIndex, requirePodman } from "../podman/cli.ts";
 import { systems } from "../project/systems.ts";
 import type { ContainerRecord } from "../publish/container.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
-import { privateFiles, type SkopeoFiles } from "../skopeo/auth.ts";
+import { registryFiles, type SkopeoFiles } from "../skopeo/auth.ts";
 import { moveTag, requireSkopeo, servedManifest } from "../skopeo/cli.ts";
 
 export interface ContainerIndex {
@@ -80,8 +79,7 @@ export async function indexContainers(
 ): Promise<ContainerIndex> {
 	const { $, log, dryRun } = context;
 	const { repository, nixVersion, records, missing } = plan;
-	const registry = repository.split("/")[0] ?? repository;
-	const files = privateFiles(context, registry, await registryAuth(calls, clients.ecrPublic));
+	const files = await registryFiles(context, calls, clients.ecrPublic, repository);
 	const tags = { release: `${nixVersion}-${releaseId}`, version: nixVersion, latest: "latest" };
 	const digests = records.map((record) => record.digest);
 	const reference = `docker://${repository}:${tags.release}`;
@@ -131,9 +129,9 @@ export async function moveContainerTags(
 	}
 	for (const tag of moving) {
 		const moved = await moveTag(context.$, index.repository, index.digest, tag, index.files);
-		context.log(
-			`${index.repository}:${tag} ${moved === "moved" ? "now points" : "already pointed"} at ${index.digest}.`,
-		);
+		const what =
+			moved === "unchanged" ? "already pointed" : context.dryRun ? "would point" : "now points";
+		context.log(`${index.repository}:${tag} ${what} at ${index.digest}.`);
 	}
 	return moving;
 }

@@ -5,6 +5,9 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
+import type { AwsCalls } from "../../infra/publish/calls.ts";
+import { registryAuth } from "../../infra/publish/repository.ts";
 import { privateDirectory } from "../project/files.ts";
 import type { TaskContext } from "../runner/task.ts";
 
@@ -14,6 +17,17 @@ export interface SkopeoFiles {
 	policy: string;
 	/** The private directory that holds them, with room for a tool's own storage (podman's). */
 	dir: string;
+}
+
+/** The login for the registry of `repositoryUri` (ECR Public's token), in a private place. */
+export async function registryFiles(
+	context: TaskContext,
+	calls: AwsCalls,
+	ecrPublic: ECRPUBLICClient,
+	repositoryUri: string,
+): Promise<SkopeoFiles> {
+	const registry = repositoryUri.split("/")[0] ?? repositoryUri;
+	return privateFiles(context, registry, await registryAuth(calls, ecrPublic));
 }
 
 /**

@@ -76,7 +76,8 @@ export async function pushLayout(
 
 /**
  * Points `tag` at what `digest` names in the same repository (an index with
- * its images): a moving tag, moved only when it does not already point there.
+ * its images): a moving tag, idempotent on the digest it serves (moved only
+ * when it does not already point there).
  */
 export async function moveTag(
 	$: Shell,

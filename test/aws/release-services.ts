@@ -7,33 +7,14 @@
  * AMI copies it made in every region of the distribution.
  */
 import { createHash } from "node:crypto";
-import { AwsError, type Handler, type Service, xmlEscape } from "./stand-in.ts";
+import { ec2Reply, filters, listParam, tagSet, tagsOf } from "./ec2-protocol.ts";
+import { AwsError, type Handler, type Service } from "./stand-in.ts";
 import { ACCOUNT, type ImageBuilderImage, type InstanceRecord, type World } from "./world.ts";
-
-const EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/";
-
-function ec2Reply(action: string, inner: string) {
-	return {
-		body: `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${EC2_NAMESPACE}"><requestId>stand-in</requestId>${inner}</${action}Response>`,
-	};
-}
-
-function tagsOf(params: URLSearchParams, prefix: string): Record<string, string> {
-	const tags: Record<string, string> = {};
-	for (let i = 1; params.has(`${prefix}.${i}.Key`); i++) {
-		tags[params.get(`${prefix}.${i}.Key`) ?? ""] = params.get(`${prefix}.${i}.Value`) ?? "";
-	}
-	return tags;
-}
 
 /** DescribeInstances' Filter.N.Name / Filter.N.Value.M: tag:<key>, image-id and instance-state-name. */
 function filtersOf(params: URLSearchParams): ((instance: InstanceRecord) => boolean)[] {
-	const filters: ((instance: InstanceRecord) => boolean)[] = [];
-	for (let i = 1; params.has(`Filter.${i}.Name`); i++) {
-		const name = params.get(`Filter.${i}.Name`) ?? "";
-		const values: string[] = [];
-		for (let j = 1; params.has(`Filter.${i}.Value.${j}`); j++)
-			values.push(params.get(`Filter.${i}.Value.${j}`) ?? "");
+	const matchers: ((instance: InstanceRecord) => boolean)[] = [];
+	for (const [name, values] of filters(params)) {
 		const field = (instance: InstanceRecord) =>
 			name.startsWith("tag:")
 				? instance.tags[name.slice(4)]
@@ -45,21 +26,15 @@ function filtersOf(params: URLSearchParams): ((instance: InstanceRecord) => bool
 		if (!name.startsWith("tag:") && !["image-id", "instance-state-name"].includes(name)) {
 			throw new AwsError("InvalidParameterValue", `The filter '${name}' is invalid`);
 		}
-		filters.push((instance) => values.includes(field(instance) ?? "\u0000"));
+		matchers.push((instance) => values.includes(field(instance) ?? "\u0000"));
 	}
-	return filters;
+	return matchers;
 }
 
 const STATE_CODES = { pending: 0, running: 16, "shutting-down": 32, terminated: 48 };
 
 function instanceXml(instance: InstanceRecord): string {
-	const tags = Object.entries(instance.tags)
-		.map(
-			([key, value]) =>
-				`<item><key>${xmlEscape(key)}</key><value>${xmlEscape(value)}</value></item>`,
-		)
-		.join("");
-	return `<item><instanceId>${instance.id}</instanceId><imageId>${instance.imageId}</imageId><instanceState><code>${STATE_CODES[instance.state]}</code><name>${instance.state}</name></instanceState><instanceType>${instance.instanceType}</instanceType><metadataOptions><httpTokens>${instance.httpTokens ?? "optional"}</httpTokens></metadataOptions><tagSet>${tags}</tagSet></item>`;
+	return `<item><instanceId>${instance.id}</instanceId><imageId>${instance.imageId}</imageId><instanceState><code>${STATE_CODES[instance.state]}</code><name>${instance.state}</name></instanceState><instanceType>${instance.instanceType}</instanceType><metadataOptions><httpTokens>${instance.httpTokens ?? "optional"}</httpTokens></metadataOptions>${tagSet(instance.tags)}</item>`;
 }
 
 /** EC2 calls of the smoke test and the release's checks, to merge into ec2Service's handlers. */
@@ -97,12 +72,10 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 			);
 		},
 		DescribeInstances: ({ params }) => {
-			const ids: string[] = [];
-			for (let i = 1; params.has(`InstanceId.${i}`); i++)
-				ids.push(params.get(`InstanceId.${i}`) ?? "");
-			const filters = filtersOf(params);
+			const ids = listParam(params, "InstanceId");
+			const matchers = filtersOf(params);
 			const found = [...world.instances.values()].filter(
-				(i) => (ids.length === 0 || ids.includes(i.id)) && filters.every((matches) => matches(i)),
+				(i) => (ids.length === 0 || ids.includes(i.id)) && matchers.every((matches) => matches(i)),
 			);
 			for (const instance of found) if (instance.state === "pending") instance.state = "running";
 			return ec2Reply(
@@ -139,8 +112,7 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 		},
 		CreateTags: ({ params }) => {
 			const tags = tagsOf(params, "Tag");
-			for (let i = 1; params.has(`ResourceId.${i}`); i++) {
-				const id = params.get(`ResourceId.${i}`) ?? "";
+			for (const id of listParam(params, "ResourceId")) {
 				const resource = world.images.get(id) ?? world.instances.get(id);
 				if (resource === undefined) throw new AwsError("InvalidID", `The ID '${id}' is not valid`);
 				Object.assign(resource.tags, tags);

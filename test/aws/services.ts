@@ -4,6 +4,7 @@
  * unique AMI names, states that move from pending to done over a few polls).
  */
 import { createHash } from "node:crypto";
+import { ec2Reply, filters, listParam, tagSet, tagsOf } from "./ec2-protocol.ts";
 import { AwsError, type Service, type StandInRequest, xmlEscape } from "./stand-in.ts";
 import {
 	ACCOUNT,
@@ -14,44 +15,10 @@ import {
 	type World,
 } from "./world.ts";
 
-const EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/";
-
-function ec2Reply(action: string, inner: string) {
-	return {
-		body: `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${EC2_NAMESPACE}"><requestId>stand-in</requestId>${inner}</${action}Response>`,
-	};
-}
-
 function queryReply(action: string, inner: string) {
 	return {
 		body: `<${action}Response xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><${action}Result>${inner}</${action}Result><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></${action}Response>`,
 	};
-}
-
-/** `Prefix.1`, `Prefix.2`, … of a query request. */
-function listParam(params: URLSearchParams, prefix: string): string[] {
-	const values: string[] = [];
-	for (let i = 1; params.has(`${prefix}.${i}`); i++)
-		values.push(params.get(`${prefix}.${i}`) ?? "");
-	return values;
-}
-
-/** `Filter.N.Name` / `Filter.N.Value.M` as name → values. */
-function filters(params: URLSearchParams): Map<string, string[]> {
-	const result = new Map<string, string[]>();
-	for (let i = 1; params.has(`Filter.${i}.Name`); i++) {
-		result.set(params.get(`Filter.${i}.Name`) ?? "", listParam(params, `Filter.${i}.Value`));
-	}
-	return result;
-}
-
-function tagSet(tags: Record<string, string>): string {
-	return `<tagSet>${Object.entries(tags)
-		.map(
-			([key, value]) =>
-				`<item><key>${xmlEscape(key)}</key><value>${xmlEscape(value)}</value></item>`,
-		)
-		.join("")}</tagSet>`;
 }
 
 function matchesTags(tags: Record<string, string>, wanted: Map<string, string[]>): boolean {
@@ -270,11 +237,7 @@ export function ec2Service(world: World): Service {
 				if (snapshot?.state !== "completed") {
 					throw new AwsError("IncorrectState", `Snapshot ${snapshotId} is not completed.`);
 				}
-				const tags: Record<string, string> = {};
-				for (let i = 1; params.has(`TagSpecification.1.Tag.${i}.Key`); i++) {
-					tags[params.get(`TagSpecification.1.Tag.${i}.Key`) ?? ""] =
-						params.get(`TagSpecification.1.Tag.${i}.Value`) ?? "";
-				}
+				const tags = tagsOf(params, "TagSpecification.1.Tag");
 				const image: ImageRecord = {
 					id: world.nextId("ami"),
 					name,
@@ -307,6 +270,9 @@ export function ec2Service(world: World): Service {
 			},
 			DescribeImages: ({ params }) => {
 				const ids = listParam(params, "ImageId");
+				const unknown = ids.find((id) => !world.images.has(id));
+				if (unknown !== undefined)
+					throw new AwsError("InvalidAMIID.NotFound", `The image id '[${unknown}]' does not exist`);
 				const wanted = filters(params);
 				const found = [...world.images.values()].filter(
 					(i) =>

@@ -41,6 +41,8 @@ export function imageBuilderPrincipal(scope: Construct): ServicePrincipal {
 export class AmiDistribution extends Construct {
 	/** Each system's configuration name, known before it exists (IAM statements that create it need it). */
 	readonly names: Record<string, string>;
+	/** The name of the single configuration of versions before one per system (replaced, so deleted, on deploy). */
+	readonly previousName: string;
 	readonly configurations: Record<string, CfnDistributionConfiguration>;
 	/** Each system's SSM parameter name. */
 	readonly parameterNames: Record<string, string>;
@@ -49,6 +51,7 @@ export class AmiDistribution extends Construct {
 	constructor(scope: Construct, id: string, props: AmiDistributionProps) {
 		super(scope, id);
 		const stack = Stack.of(this);
+		this.previousName = props.name;
 		this.names = Object.fromEntries(
 			props.systems.map((system) => [system, `${props.name}-${system}`]),
 		);
@@ -130,7 +133,7 @@ export class AmiDistribution extends Construct {
 		acceptWildcard(
 			role,
 			"arn:<AWS::Partition>:ec2:*::image/*",
-			"Distribution copies the AMI into every configured region; the copies' IDs exist only after CopyImage. ModifyImageAttribute is limited to images Image Builder created.",
+			"Distribution copies the AMI into every configured region; the copies' IDs exist only after CopyImage. ModifyImageAttribute is limited to images tagged CreatedBy=EC2 Image Builder (its copies, and this project's own AMIs, which publish tags so); CreateTags is not limited, since whether Image Builder tags the copies at CopyImage or after it is not documented.",
 		);
 		acceptWildcard(
 			role,

@@ -379,6 +379,45 @@ describe("GitHub Actions access", () => {
 			launches.filter((statement) => statement.Condition === undefined).map((s) => s.Sid),
 		).toEqual(["LaunchInTheDefaultNetwork"]);
 	});
+	test("lets publish tag snapshots and AMIs only as it creates them, and get bearer tokens only for ECR Public", () => {
+		const statements = (policyName: string, t = template) =>
+			Object.values(t.findResources("AWS::IAM::Role"))
+				.flatMap((role) => role.Properties.Policies ?? [])
+				.filter((policy: { PolicyName: string }) => policy.PolicyName === policyName)
+				.flatMap(
+					(policy: {
+						PolicyDocument: {
+							Statement: { Sid: string; Action: string | string[]; Condition?: object }[];
+						};
+					}) => policy.PolicyDocument.Statement,
+				);
+		const publish = statements("Publish");
+		expect(publish.find((statement) => statement.Sid === "TagOnCreate")?.Condition).toEqual({
+			StringEquals: {
+				"aws:RequestTag/ManagedBy": "nix-images",
+				"ec2:CreateAction": ["RegisterImage", "StartSnapshot"],
+			},
+		});
+		expect(
+			publish.find((statement) => statement.Sid === "BearerTokensForEcrPublicOnly"),
+		).toMatchObject({
+			Action: "sts:GetServiceBearerToken",
+			Condition: { StringEquals: { "sts:AWSServiceName": "ecr-public.amazonaws.com" } },
+		});
+		// The deploy role never deletes the repository (kept on stack deletion), and leaves an OIDC
+		// provider the stack did not make alone.
+		const deploy = statements("DeployStack");
+		expect(JSON.stringify(deploy)).not.toContain("ecr-public:DeleteRepository");
+		expect(deploy.map((statement) => statement.Sid)).toContain("ManageTheOidcProvider");
+		const existing = synthesize({
+			githubRepository: "o/r",
+			githubOidcProviderArn:
+				"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+		}).template();
+		expect(statements("DeployStack", existing).map((statement) => statement.Sid)).not.toContain(
+			"ManageTheOidcProvider",
+		);
+	});
 	test("uses an existing provider when given, and nothing GitHub without a repository", () => {
 		const existing = synthesize({
 			githubRepository: "o/r",

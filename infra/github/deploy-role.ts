@@ -113,26 +113,8 @@ function deployStatements(stack: Stack, props: DeployRoleProps): PolicyStatement
 			resources: [stackRoles],
 			conditions: { StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" } },
 		}),
-		new PolicyStatement({
-			sid: "ManageTheOidcProvider",
-			actions: [
-				"iam:AddClientIDToOpenIDConnectProvider",
-				"iam:CreateOpenIDConnectProvider",
-				"iam:GetOpenIDConnectProvider",
-				"iam:RemoveClientIDFromOpenIDConnectProvider",
-				"iam:TagOpenIDConnectProvider",
-				"iam:UntagOpenIDConnectProvider",
-				"iam:UpdateOpenIDConnectProviderThumbprint",
-			],
-			resources: [
-				stack.formatArn({
-					service: "iam",
-					region: "",
-					resource: "oidc-provider",
-					resourceName: GITHUB_OIDC_ISSUER,
-				}),
-			],
-		}),
+		// Only a provider this stack made: an existing one may serve other repositories.
+		...(props.github.owned ? [oidcStatement(stack)] : []),
 		new PolicyStatement({
 			sid: "ManageImageBuilderResources",
 			actions: [
@@ -148,8 +130,9 @@ function deployStatements(stack: Stack, props: DeployRoleProps): PolicyStatement
 				"imagebuilder:UntagResource",
 			],
 			resources: [
-				...Object.values(props.distribution.names).map((name) =>
-					arn("imagebuilder", "distribution-configuration", name),
+				// The one configuration of earlier versions too, so the first deploy of this one can delete it.
+				...[...Object.values(props.distribution.names), props.distribution.previousName].map(
+					(name) => arn("imagebuilder", "distribution-configuration", name),
 				),
 				arn("imagebuilder", "lifecycle-policy", props.lifecycle.name),
 			],
@@ -158,7 +141,6 @@ function deployStatements(stack: Stack, props: DeployRoleProps): PolicyStatement
 			sid: "ManageTheRepository",
 			actions: [
 				"ecr-public:CreateRepository",
-				"ecr-public:DeleteRepository",
 				"ecr-public:DescribeRepositories",
 				"ecr-public:GetRepositoryCatalogData",
 				"ecr-public:ListTagsForResource",
@@ -169,4 +151,28 @@ function deployStatements(stack: Stack, props: DeployRoleProps): PolicyStatement
 			resources: [props.repository.repositoryArn],
 		}),
 	];
+}
+
+/** What CloudFormation does with the GitHub OIDC provider the stack owns. */
+function oidcStatement(stack: Stack): PolicyStatement {
+	return new PolicyStatement({
+		sid: "ManageTheOidcProvider",
+		actions: [
+			"iam:AddClientIDToOpenIDConnectProvider",
+			"iam:CreateOpenIDConnectProvider",
+			"iam:GetOpenIDConnectProvider",
+			"iam:RemoveClientIDFromOpenIDConnectProvider",
+			"iam:TagOpenIDConnectProvider",
+			"iam:UntagOpenIDConnectProvider",
+			"iam:UpdateOpenIDConnectProviderThumbprint",
+		],
+		resources: [
+			stack.formatArn({
+				service: "iam",
+				region: "",
+				resource: "oidc-provider",
+				resourceName: GITHUB_OIDC_ISSUER,
+			}),
+		],
+	});
 }

@@ -18,11 +18,14 @@ export interface GitHubOidcProps {
  */
 export class GitHubOidc extends Construct {
 	readonly provider: IOidcProvider;
+	/** Whether this stack made the provider (else it is the account's, which the stack must leave alone). */
+	readonly owned: boolean;
 	readonly repository: string;
 
 	constructor(scope: Construct, id: string, props: GitHubOidcProps) {
 		super(scope, id);
 		this.repository = props.repository;
+		this.owned = props.existingProviderArn === undefined;
 		if (props.existingProviderArn) {
 			this.provider = OidcProviderNative.fromOidcProviderArn(
 				this,

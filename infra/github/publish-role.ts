@@ -21,7 +21,7 @@ export interface PublishRoleProps {
 
 /**
  * The role GitHub Actions publishes images with: exactly the calls the
- * publishing code makes (test/publish.test.ts compares the two), on EBS
+ * publishing code makes (test/publish-role.test.ts compares the two), on EBS
  * snapshots and AMIs tagged ManagedBy=nix-images, this stack's repository
  * (skopeo's push) and this stack's outputs.
  */
@@ -43,17 +43,17 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			"*",
-			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (the idempotency look-ups), GetEbsEncryptionByDefault, GetImageBlockPublicAccessState, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken support no resource-level permissions.",
+			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (the idempotency look-ups), GetEbsEncryptionByDefault, GetImageBlockPublicAccessState, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
 		);
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:ec2:${stack.region}::snapshot/*`,
-			"A snapshot's ID exists only after StartSnapshot; starting one requires the ManagedBy tag, and writing blocks to it, deleting it or registering an AMI from it requires the snapshot to carry that tag.",
+			"A snapshot's ID exists only after StartSnapshot; starting one requires the ManagedBy tag (tags only on creation), and writing blocks to it, deleting it or registering an AMI from it requires the snapshot to carry that tag.",
 		);
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:ec2:${stack.region}::image/*`,
-			"An AMI's ID exists only after RegisterImage; registering and tagging require the ManagedBy tag on the request; deprecating, launching a smoke test and tagging release's steps (only those tag keys) require it on the AMI.",
+			"An AMI's ID exists only after RegisterImage; registering requires the ManagedBy tag on the request (tags only on creation); deprecating, launching a smoke test and tagging release's steps (only those tag keys) require it on the AMI.",
 		);
 		const ec2InHome = (resource: string) =>
 			`arn:<AWS::Partition>:ec2:${stack.region}:<AWS::AccountId>:${resource}/*`;
@@ -77,7 +77,7 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:imagebuilder:${stack.region}:<AWS::AccountId>:image/*`,
-			"DistributeImage creates an Image Builder image whose ARN exists only after the call; release follows (GetImage), retries and tags only the images it started.",
+			"DistributeImage creates an Image Builder image whose ARN exists only after the call, and is authorized against it alone; GetImage, RetryImage and TagResource act on images of this account's Image Builder, which this stack uses only for its distributions. The source AMI cannot be restricted by IAM (CopyImage's and DistributeImage's permissions apply to the new image).",
 		);
 	}
 }
@@ -164,13 +164,16 @@ function releaseStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 			resources: ["*"],
 		}),
 		new PolicyStatement({
-			sid: "DistributeWithThisConfiguration",
-			// GetDistributionConfiguration: a dependent action of DistributeImage (Service Authorization Reference).
-			actions: ["imagebuilder:DistributeImage", "imagebuilder:GetDistributionConfiguration"],
-			resources: [
-				...Object.values(props.distribution.configurations).map((c) => c.attrArn),
-				imageBuilderImages,
-			],
+			sid: "ReadOnlyThisStacksConfigurations",
+			// A dependent action of DistributeImage (Service Authorization Reference): what pins the configuration.
+			actions: ["imagebuilder:GetDistributionConfiguration"],
+			resources: Object.values(props.distribution.configurations).map((c) => c.attrArn),
+		}),
+		new PolicyStatement({
+			sid: "Distribute",
+			// Authorized against the new Image Builder image only.
+			actions: ["imagebuilder:DistributeImage"],
+			resources: [imageBuilderImages],
 		}),
 		new PolicyStatement({
 			sid: "FollowAndRetryDistributions",
@@ -225,7 +228,13 @@ function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 			sid: "TagOnCreate",
 			actions: ["ec2:CreateTags"],
 			resources: [snapshot, image],
-			conditions: { StringEquals: tagging },
+			// Only as part of creating them: tagging an existing snapshot or AMI ManagedBy would make it "ours".
+			conditions: {
+				StringEquals: {
+					...tagging,
+					"ec2:CreateAction": ["RegisterImage", "StartSnapshot"],
+				},
+			},
 		}),
 		new PolicyStatement({
 			sid: "DeprecateOwnImages",
@@ -240,8 +249,14 @@ function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 		}),
 		new PolicyStatement({
 			sid: "SignInToEcrPublic",
-			actions: ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"],
+			actions: ["ecr-public:GetAuthorizationToken"],
 			resources: ["*"],
+		}),
+		new PolicyStatement({
+			sid: "BearerTokensForEcrPublicOnly",
+			actions: ["sts:GetServiceBearerToken"],
+			resources: ["*"],
+			conditions: { StringEquals: { "sts:AWSServiceName": "ecr-public.amazonaws.com" } },
 		}),
 		new PolicyStatement({
 			sid: "PushToTheRepository",

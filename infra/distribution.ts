@@ -21,7 +21,7 @@ export interface AmiDistributionProps {
  * The SSM parameter that holds `system`'s latest AMI id in every region of
  * the distribution (data type aws:ec2:image), guessable from the stack and system.
  */
-export function amiParameterName(stackName: string, system: string): string {
+function amiParameterName(stackName: string, system: string): string {
 	return `/nix-images/${stackName}/nixos/${system}/latest`;
 }
 

@@ -1,6 +1,6 @@
-import { existsSync, lstatSync, readdirSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import { deleteStorePaths } from "./nix/store.ts";
+import { deleteStorePaths, storePathOf } from "./nix/store.ts";
 import type { CleanOptions } from "./project/options.ts";
 import {
 	kindPaths,
@@ -13,7 +13,7 @@ import { UsageError } from "./runner/errors.ts";
 import type { TaskContext } from "./runner/task.ts";
 
 /** The directories `clean` removes for the given filters; all of them lie inside outputs/. */
-export function cleanTargets(root: string, kind?: string, system?: string): string[] {
+function cleanTargets(root: string, kind?: string, system?: string): string[] {
 	if (kind === undefined && system === undefined) return [outputsRoot(root)];
 	if (system !== undefined && (SYSTEMLESS_KINDS as readonly string[]).includes(kind ?? "")) {
 		throw new UsageError(
@@ -28,16 +28,17 @@ export function cleanTargets(root: string, kind?: string, system?: string): stri
 
 /**
  * The Nix store paths the image result links under `targets` point at: an
- * image output is outputs/main/<kind>/<system>/result, so at most three
+ * image output is outputs/main/<kind>/<system>/result, so at most four
  * levels below outputs/.
  */
-export function imageStorePaths(targets: readonly string[]): string[] {
+function imageStorePaths(targets: readonly string[]): string[] {
 	const found = new Set<string>();
 	const visit = (path: string, depth: number) => {
 		const entry = lstatSync(path, { throwIfNoEntry: false });
 		if (entry?.isSymbolicLink() && basename(path) === "result") {
-			const target = realpathSync(path, { encoding: "utf8" });
-			if (target.startsWith("/nix/store/")) found.add(target);
+			// A link whose path was collected already has nothing left to delete.
+			const target = storePathOf(path);
+			if (target?.startsWith("/nix/store/") && existsSync(target)) found.add(target);
 			return;
 		}
 		if (!entry?.isDirectory() || depth === 0) return;

@@ -24,8 +24,8 @@ import {
 } from "./cdk/context.ts";
 import type { SynthOptions } from "./project/options.ts";
 import { infrastructureOutput, isStackOutputsFile } from "./project/outputs.ts";
-import { CommandFailed, TaskError } from "./runner/errors.ts";
-import type { CommandResult } from "./runner/shell.ts";
+import { TaskError } from "./runner/errors.ts";
+import { type CommandResult, commandFailed } from "./runner/shell.ts";
 import type { TaskContext } from "./runner/task.ts";
 
 /** Error codes of a write that failed for lack of space, permission or a writable file system. */
@@ -47,7 +47,7 @@ function appFailure(app: CommandResult, staging: string): Error {
 		);
 	}
 	process.stderr.write(app.stderr);
-	return new CommandFailed(app.command, app.exitCode, app.stderr.trimEnd().split("\n").slice(-20));
+	return commandFailed(app);
 }
 
 export default async function synth(context: TaskContext<SynthOptions>) {
@@ -71,10 +71,10 @@ export default async function synth(context: TaskContext<SynthOptions>) {
 	}
 
 	const { staging, contextFile } = output;
-	// Gone however the step ends: a failed or interrupted synth leaves nothing half-written.
-	temporary(staging);
-	temporary(contextFile);
 	if (!dryRun) {
+		// Gone however the step ends: a failed or interrupted synth leaves nothing half-written.
+		temporary(staging);
+		temporary(contextFile);
 		rmSync(staging, { recursive: true, force: true });
 		mkdirSync(dirname(staging), { recursive: true });
 		// The context goes in a file the app reads (the CLI's own overflow file), so the echo stays short.

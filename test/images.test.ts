@@ -3,7 +3,16 @@
  * building a fixture flake with no inputs, through `bun task` in a copy of the project.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
+import {
+	existsSync,
+	mkdirSync,
+	readdirSync,
+	readFileSync,
+	readlinkSync,
+	realpathSync,
+	rmSync,
+	symlinkSync,
+} from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import {
@@ -217,6 +226,19 @@ describe("clean --store", () => {
 		expect(run.stderr).toContain("clean: deleted 2 image store path(s).");
 		for (const path of paths) expect(existsSync(path)).toBe(false);
 		expect(existsSync(out("oci-container", HOST))).toBe(false);
+	});
+
+	test("a result link whose store path is gone already is removed without complaint", async () => {
+		const dir = out("oci-container", HOST);
+		rmSync(dir, { recursive: true, force: true });
+		mkdirSync(dir, { recursive: true });
+		symlinkSync("/nix/store/00000000000000000000000000000000-gone", join(dir, "result"));
+		const run = await bunTask(["clean", "--kind", "oci-container", "--store"], {
+			cwd: project.dir,
+		});
+		expect(run.stderr).not.toContain("✗");
+		expect(run.exitCode).toBe(0);
+		expect(existsSync(dir)).toBe(false);
 	});
 
 	test("a path another GC root keeps alive is named, with how to find that root", async () => {

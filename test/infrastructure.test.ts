@@ -137,6 +137,27 @@ describe("deploy", () => {
 	}, 60_000);
 });
 
+describe("deploy --dry-run", () => {
+	test("on a checkout without an assembly shows the deploy of the stack synth would write", async () => {
+		const fresh = projectCopy();
+		try {
+			const run = await bunTask(["deploy", "--dry-run", "--", "--context", "stackName=Staging"], {
+				cwd: fresh.dir,
+				env: { ...NO_AWS, ...FAKE_AWS },
+			});
+			expect(run.exitCode).toBe(0);
+			expect(run.stderr).toContain(
+				"deploy: deploys what synth writes (this dry run wrote nothing).",
+			);
+			expect(run.stderr).toContain(" deploy Staging --app outputs/main/infrastructure ");
+			// A dry run writes nothing, not even a lock.
+			expect(existsSync(join(fresh.dir, "outputs"))).toBe(false);
+		} finally {
+			fresh.dispose();
+		}
+	}, 60_000);
+});
+
 describe("build", () => {
 	test("depends on analyze, images and synth", async () => {
 		const run = await task(["build", "--help"]);

@@ -17,12 +17,12 @@ interface Client {
 type Command<Output extends object> = SdkCommand<any, Output & { $metadata: object }, any>;
 
 /** The operation a command performs: StartSnapshotCommand → StartSnapshot. */
-export function operationOf(command: object): string {
+function operationOf(command: object): string {
 	return command.constructor.name.replace(/Command$/, "");
 }
 
 /** A command's input for a log line: binary data as its length, nothing secret. */
-export function summarize(input: object): string {
+function summarize(input: object): string {
 	return JSON.stringify(input, (_key, value) =>
 		value instanceof Uint8Array ? `<${value.byteLength} bytes>` : value,
 	);

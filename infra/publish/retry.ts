@@ -122,7 +122,7 @@ export class RetryBudget {
 }
 
 /** The error of an attempt that took longer than its timeout. */
-export class TimeoutAttempt extends Error {
+class TimeoutAttempt extends Error {
 	override readonly name = "TimeoutError";
 	constructor(label: string, ms: number) {
 		super(`${label} got no answer within ${ms / 1000} s`);

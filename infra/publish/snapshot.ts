@@ -132,7 +132,7 @@ async function findSnapshots(request: SnapshotRequest): Promise<Snapshot[]> {
 }
 
 /** Deletes a snapshot; idempotent on its id (one already gone is fine). */
-export async function deleteSnapshot(calls: AwsCalls, ec2: EC2Client, snapshotId: string) {
+async function deleteSnapshot(calls: AwsCalls, ec2: EC2Client, snapshotId: string) {
 	await calls.write(ec2, new DeleteSnapshotCommand({ SnapshotId: snapshotId })).catch((error) => {
 		if (errorCode(error) !== "InvalidSnapshot.NotFound") throw error;
 	});

@@ -16,10 +16,10 @@ export const WITHOUT_AWS_CREDENTIALS: Record<string, undefined> = {
 	AWS_CONTAINER_AUTHORIZATION_TOKEN: undefined,
 };
 
-export const NO_CREDENTIALS =
-	"No AWS credentials were found: sign in (`aws sso login --profile <name>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or in GitHub Actions assume the deploy role first with aws-actions/configure-aws-credentials.";
+const NO_CREDENTIALS =
+	"No AWS credentials were found: sign in (`aws sso login --profile <name>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or in GitHub Actions assume the stack's role for the task first with aws-actions/configure-aws-credentials (DeployRoleArn for deploy, PublishRoleArn for publish and release).";
 
-export async function requireCredentials(): Promise<void> {
+export default async function requireCredentials(): Promise<void> {
 	const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	const timeout = new Promise<"timeout">((resolve) => {
@@ -35,5 +35,3 @@ export async function requireCredentials(): Promise<void> {
 		clearTimeout(timer);
 	}
 }
-
-export default requireCredentials;

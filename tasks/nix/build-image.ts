@@ -3,7 +3,7 @@
  * can build the image, `nix build` it into its out-link, then point the stable
  * names (nix.tar.gz, nixos.img, image-info.json) into it.
  */
-import { existsSync, lstatSync, mkdirSync, readlinkSync, rmdirSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, rmdirSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { linkAtomically } from "../project/files.ts";
 import type { BuildOptions } from "../project/options.ts";
@@ -13,6 +13,7 @@ import { CommandFailed, TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
 import { NIX_FEATURES, requireNixTool } from "./cli.ts";
 import { buildRefusal, capabilitySettings, machineFromConfig } from "./machine.ts";
+import { storePathOf } from "./store.ts";
 
 /** Images whose build runs in a virtual machine (nixpkgs' make-disk-image) and needs KVM. */
 const NEEDS_KVM: Record<ImageKind, boolean> = { "oci-container": false, "virtual-machine": true };
@@ -45,14 +46,6 @@ async function checkMachine(context: TaskContext<BuildOptions>, kind: ImageKind)
 		kvm: NEEDS_KVM[kind],
 	});
 	if (refusal !== undefined) throw new TaskError(refusal);
-}
-
-function storePathOf(link: string): string | undefined {
-	try {
-		return readlinkSync(link);
-	} catch {
-		return undefined;
-	}
 }
 
 /** When `path` was last replaced, or undefined when it does not exist. */

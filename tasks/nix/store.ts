@@ -1,7 +1,18 @@
-/** Deleting store paths: what `clean --store` does once an image's result link is gone. */
-import { CommandFailed, TaskError } from "../runner/errors.ts";
+/** Store paths of out-links, and deleting them: what `clean --store` does once an image's result link is gone. */
+import { readlinkSync } from "node:fs";
+import { TaskError } from "../runner/errors.ts";
+import { commandFailed } from "../runner/shell.ts";
 import type { TaskContext } from "../runner/task.ts";
 import { NIX_FEATURES, requireNixTool } from "./cli.ts";
+
+/** The store path an out-link points at, or undefined when it is no link. */
+export function storePathOf(link: string): string | undefined {
+	try {
+		return readlinkSync(link);
+	} catch {
+		return undefined;
+	}
+}
 
 /**
  * `nix store delete` of paths no longer rooted by their result links. A path
@@ -24,5 +35,5 @@ export async function deleteStorePaths(
 			`${alive} is still kept alive by another GC root, so it was not deleted; \`nix-store --query --roots ${alive}\` names it: remove that root and run the task again.`,
 		);
 	}
-	throw new CommandFailed(run.command, run.exitCode, run.stderr.trimEnd().split("\n").slice(-20));
+	throw commandFailed(run);
 }

@@ -11,7 +11,7 @@ import type { TaskContext } from "../runner/task.ts";
 import type { SkopeoFiles } from "../skopeo/auth.ts";
 import { withoutCredentials } from "../skopeo/cli.ts";
 
-export const INSTALL_PODMAN =
+const INSTALL_PODMAN =
 	"enter the dev shell (`nix develop`), or install podman (`apt-get install podman` on Debian and Ubuntu; GitHub's runners have it)";
 
 const RUN_ROOT_PREFIX = "nix-images-podman-";

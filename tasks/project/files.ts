@@ -4,6 +4,7 @@
  */
 import {
 	existsSync,
+	lstatSync,
 	mkdtempSync,
 	readdirSync,
 	readFileSync,
@@ -81,7 +82,12 @@ export function removeStaleDirectories(base: string, prefix: string): void {
 		if (!name.startsWith(prefix)) continue;
 		const pid = Number(name.slice(prefix.length).split("-")[0]);
 		if (!Number.isInteger(pid) || pid === process.pid || existsSync(`/proc/${pid}`)) continue;
-		rmSync(join(base, name), { recursive: true, force: true });
+		const path = join(base, name);
+		// Only this user's: another user's leftover in a shared /tmp is not ours to remove.
+		if (lstatSync(path, { throwIfNoEntry: false })?.uid !== process.getuid?.()) continue;
+		try {
+			rmSync(path, { recursive: true, force: true });
+		} catch {}
 	}
 }
 

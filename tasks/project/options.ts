@@ -18,7 +18,7 @@ export const systemOption = {
 } as const satisfies StringOption;
 
 /** `--system` for tasks where it narrows what they act on; absent means every system. */
-export const systemFilterOption = {
+const systemFilterOption = {
 	type: "string",
 	doc: "Only this system.",
 	choices: systems,

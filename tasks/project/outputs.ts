@@ -26,7 +26,7 @@ export const SYSTEMLESS_KINDS = [
 ] as const satisfies readonly OutputKind[];
 
 /** The images, and the files each flake package must contain (stable name → path in the package). */
-export const IMAGE_FILES = {
+const IMAGE_FILES = {
 	"oci-container": { "nix.tar.gz": "nix.tar.gz", "oci-layout": "oci-layout" },
 	"virtual-machine": { "nixos.img": "nixos.img", "image-info.json": "nix-support/image-info.json" },
 } as const satisfies Partial<Record<OutputKind, Record<string, string>>>;

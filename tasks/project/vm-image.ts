@@ -30,7 +30,7 @@ export interface Verified {
 const CHUNK = 8 * 1024 * 1024;
 
 /** The SHA-256 of a file, reading it in chunks; `onProgress` gets the bytes read so far. */
-export function sha256File(path: string, onProgress?: (bytes: number) => void): string {
+function sha256File(path: string, onProgress?: (bytes: number) => void): string {
 	const hasher = new Bun.CryptoHasher("sha256");
 	const buffer = Buffer.allocUnsafe(CHUNK);
 	const fd = openSync(path, "r");

@@ -30,7 +30,7 @@ export interface ExecuteSettings {
 }
 
 /** `images --system=x86_64-linux`: how a step is named in logs, groups and the summary. */
-export function describeStep(step: Step): string {
+function describeStep(step: Step): string {
 	const options = Object.entries(step.options)
 		.filter(([, value]) => value !== undefined && value !== false)
 		.map(([name, value]) => (value === true ? `--${name}` : `--${name}=${value}`));
@@ -98,24 +98,40 @@ class StepResources {
 	private readonly locks: Lock[] = [];
 	private readonly temporaries: string[] = [];
 	private readonly cleanups: (() => Promise<void>)[] = [];
+	/** Set once an interrupt's cleanup has begun: what a step still registers is undone at once. */
+	private closed = false;
 
 	constructor(private readonly settings: ExecuteSettings) {}
 
+	/** A dry run writes nothing, so it takes no lock (and needs no writable outputs/). */
 	lock(path: string): void {
-		const { root, lockDir, commandLine } = this.settings;
+		const { root, lockDir, commandLine, dryRun } = this.settings;
+		if (dryRun) return;
 		this.locks.push(acquireLock(lockDir, relative(root, path), commandLine));
 	}
 
 	temporary(path: string): void {
 		this.temporaries.push(path);
+		if (this.closed) this.release();
 	}
 
 	cleanup(action: () => Promise<void>): () => void {
+		if (this.closed) {
+			// The step went on after Ctrl-C (an answer arrived): undo this too, as soon as it can.
+			action().catch(() => {});
+			return () => {};
+		}
 		this.cleanups.push(action);
 		return () => {
 			const index = this.cleanups.indexOf(action);
 			if (index !== -1) this.cleanups.splice(index, 1);
 		};
+	}
+
+	/** On an interrupt: the cleanups now, and at once whatever the step registers after. */
+	async close(): Promise<void> {
+		this.closed = true;
+		await this.finish();
 	}
 
 	/** Runs the cleanups (latest first), then releases the rest; never throws. */
@@ -165,7 +181,7 @@ export async function execute(
 	const resources = new StepResources(settings);
 	installSignalHandlers();
 	onInterrupt(async () => {
-		await resources.finish();
+		await resources.close();
 		const row = current === undefined ? undefined : rows[current];
 		if (row) row.result = `interrupted (${interruptedBy()})`;
 		if (github && current !== undefined) process.stderr.write(endGroup());

@@ -15,7 +15,7 @@ export function escapeData(text: string): string {
 }
 
 /** Escapes a command's property value (title, file). */
-export function escapeProperty(text: string): string {
+function escapeProperty(text: string): string {
 	return escapeData(text).replaceAll(":", "%3A").replaceAll(",", "%2C");
 }
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../test/helpers.ts";
 import { TaskError } from "./errors.ts";
-import { acquireLock } from "./locks.ts";
+import { acquireLock, takeOver } from "./locks.ts";
 
 const dir = tempDir("locks");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,5 +64,32 @@ describe("acquireLock", () => {
 			lock.release();
 		}
 		expect(readdirSync(dir)).toEqual([]);
+	});
+	test("a run that took a stale lock over keeps it when a second taker of the same stale lock comes late", () => {
+		// The second taker judged the old holder gone, but the first has linked its own lock meanwhile.
+		const winner = otherHolder("outputs/main/a");
+		const file = join(dir, "outputs%main%a.lock");
+		try {
+			takeOver(file, { pid: 999_999_999, started: "1" });
+			expect(JSON.parse(readFileSync(file, "utf8")).pid).toBe(winner.pid);
+			expect(() => acquireLock(dir, "outputs/main/a", "bun task late")).toThrow(TaskError);
+		} finally {
+			winner.stop();
+			rmSync(file, { force: true });
+		}
+		expect(readdirSync(dir)).toEqual([]);
+	});
+	test("releasing removes only this run's own lock, not one another run holds", () => {
+		const lock = acquireLock(dir, "outputs/main/a", "bun task a");
+		const other = otherHolder("outputs/main/a");
+		try {
+			lock.release();
+			expect(JSON.parse(readFileSync(join(dir, "outputs%main%a.lock"), "utf8")).pid).toBe(
+				other.pid,
+			);
+		} finally {
+			other.stop();
+			rmSync(join(dir, "outputs%main%a.lock"), { force: true });
+		}
 	});
 });

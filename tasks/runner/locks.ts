@@ -83,6 +83,28 @@ function refusal(path: string, holder: Holder): TaskError {
 }
 
 /**
+ * Moves the lock of a holder that is gone aside and removes it. Several runs
+ * may try at once, and one may already have linked its own lock in its
+ * place: what was moved aside is checked, and a live lock is put back.
+ */
+export function takeOver(file: string, dead: Pick<Holder, "pid" | "started"> | undefined): void {
+	const aside = `${file}.stale-${process.pid}`;
+	try {
+		renameSync(file, aside);
+	} catch {
+		return; // gone already: another taker moved it
+	}
+	const moved = readHolder(aside);
+	const same = moved?.pid === dead?.pid && moved?.started === dead?.started;
+	if (!same && moved !== undefined && alive(moved)) {
+		try {
+			linkSync(aside, file);
+		} catch {}
+	}
+	rmSync(aside, { force: true });
+}
+
+/**
  * Takes the lock on `path` (relative to the project root) for this process,
  * or throws a TaskError naming the live run that holds it or an overlapping one.
  */
@@ -118,20 +140,24 @@ export function acquireLock(lockDir: string, path: string, command: string): Loc
 				linkSync(draft, file);
 				break;
 			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 3) throw error;
+				if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
 				const holder = readHolder(file);
 				if (holder !== undefined && alive(holder)) throw refusal(path, holder);
-				// Gone: move the stale lock aside (only one of several takers wins the rename).
-				try {
-					renameSync(file, `${file}.stale-${process.pid}`);
-					rmSync(`${file}.stale-${process.pid}`, { force: true });
-				} catch {}
+				if (attempt > 3) {
+					throw new TaskError(
+						`${path} is being locked and unlocked by other runs as this one tries (${file}); run the task again.`,
+					);
+				}
+				takeOver(file, holder);
 			}
 		}
 	} finally {
 		removeQuietly(draft);
 	}
-	const release = () => rmSync(file, { force: true });
+	// Only our own lock: never one another run holds.
+	const release = () => {
+		if (readHolder(file)?.pid === process.pid) rmSync(file, { force: true });
+	};
 	// Overlapping paths: both runs may see each other and both refuse, never both proceed.
 	for (const name of readdirSync(lockDir)) {
 		if (!name.endsWith(".lock") || name === lockName(path)) continue;

@@ -4,7 +4,7 @@ import { acceptedOptions, lookupTask, passthroughRoute } from "./plan.ts";
 import { didYouMean } from "./suggest.ts";
 import type { Catalog } from "./task.ts";
 
-export const SHELLS = ["bash", "zsh", "fish"] as const;
+const SHELLS = ["bash", "zsh", "fish"] as const;
 export type CompletionShell = (typeof SHELLS)[number];
 
 /** Flags of the runner itself, valid with any task. */

@@ -83,6 +83,11 @@ function lastLines(text: string): string[] {
 	return text.trimEnd().split("\n").slice(-TAIL_LINES);
 }
 
+/** The failure of a command run with nothrow, as the shell itself would have thrown it. */
+export function commandFailed(result: CommandResult): CommandFailed {
+	return new CommandFailed(result.command, result.exitCode, lastLines(result.stderr));
+}
+
 async function run(
 	config: ShellConfig,
 	options: RunOptions,

@@ -35,7 +35,7 @@ export async function registryFiles(
  * (see privateDirectory: a kill -9's is removed by the next run), with the
  * auth file mode 0600. Only its path ever appears on a command line.
  */
-export function privateFiles(context: TaskContext, registry: string, auth: string): SkopeoFiles {
+function privateFiles(context: TaskContext, registry: string, auth: string): SkopeoFiles {
 	const dir = privateDirectory(context, tmpdir(), "nix-images-auth-");
 	const files = { authFile: join(dir, "auth.json"), policy: join(dir, "policy.json"), dir };
 	writeFileSync(files.authFile, JSON.stringify({ auths: { [registry]: { auth } } }), {

@@ -9,7 +9,7 @@ import { TaskError } from "../runner/errors.ts";
 import type { RunOptions, Shell } from "../runner/shell.ts";
 import type { SkopeoFiles } from "./auth.ts";
 
-export const INSTALL_SKOPEO =
+const INSTALL_SKOPEO =
 	"enter the dev shell (`nix develop`), or install skopeo (`apt-get install skopeo` on Debian and Ubuntu; GitHub's runners have it)";
 
 export function requireSkopeo(): void {

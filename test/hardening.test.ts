@@ -191,7 +191,11 @@ describe("4. two runs at once", () => {
 	const task = inProject(project);
 
 	test("never interleave: one synthesizes, the other refuses naming the holder", async () => {
-		const runs = await Promise.all([task(["synth", "--force"]), task(["synth", "--force"])]);
+		// The second starts once the first holds the lock: they overlap for certain.
+		const first = task(["synth", "--force"]);
+		const lock = join(project.dir, "outputs/.locks/outputs%main%infrastructure.lock");
+		for (let i = 0; i < 600 && !existsSync(lock); i++) await Bun.sleep(25);
+		const runs = await Promise.all([first, task(["synth", "--force"])]);
 		const codes = runs.map((run) => run.exitCode).sort();
 		expect(codes).toEqual([0, 1]);
 		const refused = runs.find((run) => run.exitCode === 1);
@@ -237,8 +241,10 @@ describe("4. two runs at once", () => {
 				since: "12:00:00",
 			}),
 		);
-		const run = await task(["clean"]);
-		holder.kill();
+		const run = await task(["clean"]).finally(async () => {
+			holder.kill();
+			await holder.exited;
+		});
 		expect(run.exitCode).toBe(1);
 		expect(run.stderr).toContain(
 			`outputs (through outputs/main/oci-container/${HOST}) is being written by another run (pid ${holder.pid}: bun task oci-container, since 12:00:00)`,
@@ -377,6 +383,15 @@ describe("6. broken data files", () => {
 	const task = inProject(project);
 
 	test("a broken nix/systems.json: listing and help work, a task that needs it says what is wrong", async () => {
+		const systems = join(project.dir, "nix/systems.json");
+		const before = readFileSync(systems, "utf8");
+		try {
+			await brokenSystems();
+		} finally {
+			writeFileSync(systems, before);
+		}
+	});
+	async function brokenSystems() {
 		writeFileSync(join(project.dir, "nix/systems.json"), '["x86_64-linux",');
 		const list = await task(["--list"]);
 		expect(list.exitCode).toBe(0);
@@ -394,8 +409,7 @@ describe("6. broken data files", () => {
 		writeFileSync(join(project.dir, "nix/systems.json"), '["x86_64-linux", "mips"]');
 		const bad = await task(["oci-container", "--system", "x86_64-linux"]);
 		expect(bad.stderr).toContain('nix/systems.json lists "mips", which is not a Linux Nix system;');
-		writeFileSync(join(project.dir, "nix/systems.json"), '["x86_64-linux", "aarch64-linux"]\n');
-	});
+	}
 
 	test("a deleted cdk.json is reported as missing", async () => {
 		rmSync(join(project.dir, "cdk.json"));

@@ -6,8 +6,8 @@
  * phone-sized viewport; a screenshot is kept in test-results/ (not compared).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { defaultRegions } from "../infra/regions.ts";
 import type { ReleaseManifest } from "../tasks/release/manifest.ts";
@@ -145,6 +145,7 @@ function visibleRows() {
 describe("the release page", () => {
 	test("release-page writes one static file from release.json", () => {
 		expect(statSync(pagePath).size).toBeGreaterThan(1000);
+		expect(readdirSync(dirname(pagePath))).toEqual(["index.html"]);
 	});
 
 	test("shows every AMI id of both systems in its table, with the version, date and SSM parameters", async () => {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { bootMarker } from "../tasks/project/boot-marker.ts";
 import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
@@ -46,7 +47,7 @@ const SYSTEMS = {
 type System = keyof typeof SYSTEMS;
 const LABEL = "26.05.20260616.567a49d";
 const NIX_VERSION = "2.31.2";
-const MARKER = JSON.parse(readFileSync(join(REPO, "nix/boot-marker.json"), "utf8")) as string;
+const MARKER = bootMarker(REPO);
 
 const project = projectCopy();
 const work = tempDir("release");

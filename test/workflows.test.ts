@@ -338,6 +338,8 @@ describe("workflows", () => {
 		const named: string[] = [];
 		for (const { where, step } of runs) {
 			const script = (step.run ?? "").trim();
+			// Values reach the shell as environment variables, never pasted into its text.
+			expect(script, where).not.toContain(`$\{{`);
 			const task = /^exec bun task ([\w-]+)(?: .*)?$/.exec(script)?.[1];
 			if (task !== undefined) {
 				// exec: the runner is the step's process, so a cancelled run's SIGINT reaches it.

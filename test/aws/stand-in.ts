@@ -253,8 +253,14 @@ export async function startStandIn(services: Record<string, Service>): Promise<S
 				throw new AwsError("InvalidAction", `the stand-in does not implement ${operation}`);
 			reply = await handler(request);
 		} catch (error) {
-			if (!(error instanceof AwsError)) throw error;
-			reply = errorResponse(service.protocol, error);
+			// A bug of the stand-in itself is answered too (an unanswered request would only show as
+			// the client's timeouts), and printed where the test's output shows it.
+			if (!(error instanceof AwsError)) console.error(`stand-in ${operation}:`, error);
+			const refusal =
+				error instanceof AwsError
+					? error
+					: new AwsError("InternalFailure", `stand-in bug: ${(error as Error).message}`, 500);
+			reply = errorResponse(service.protocol, refusal);
 		}
 		const hook = hooks.get(operation);
 		const verdict = hook === undefined ? undefined : await hook(request);

@@ -4,7 +4,7 @@ import { CfnDistributionConfiguration } from "aws-cdk-lib/aws-imagebuilder";
 import { Construct } from "constructs";
 import { ec2ImageArns } from "./arns.ts";
 import { acceptWildcard } from "./findings.ts";
-import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./tags.ts";
+import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./vocabulary.ts";
 
 export interface AmiDistributionProps {
 	/** Lower-case base of the configurations' names: `<name>-<system>`. */

@@ -3,7 +3,7 @@ import { CfnLifecyclePolicy } from "aws-cdk-lib/aws-imagebuilder";
 import { Construct } from "constructs";
 import { imageBuilderPrincipal } from "./distribution.ts";
 import { acceptManagedPolicy } from "./findings.ts";
-import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./tags.ts";
+import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./vocabulary.ts";
 
 export interface AmiLifecycleProps {
 	name: string;

@@ -1,7 +1,7 @@
 import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import { CfnPublicRepository } from "aws-cdk-lib/aws-ecr";
 import { Construct } from "constructs";
-import { MANAGED_BY } from "./tags.ts";
+import { MANAGED_BY } from "./vocabulary.ts";
 
 const ABOUT = `## Nix in a container
 

@@ -4,12 +4,10 @@ import { AmiDistribution } from "./distribution.ts";
 import { DeployRole } from "./github/deploy-role.ts";
 import { GitHubOidc } from "./github/oidc.ts";
 import { PublishRole } from "./github/publish-role.ts";
-import { HOME_REGION } from "./home-region.ts";
 import { AmiLifecycle } from "./lifecycle.ts";
-import { SYSTEM_ARCHITECTURES } from "./publish/architectures.ts";
 import { PublicRepository } from "./repository.ts";
 import type { StackSettings } from "./settings.ts";
-import { LIFECYCLE_TAG_KEY } from "./tags.ts";
+import { HOME_REGION, LIFECYCLE_TAG_KEY, SYSTEM_ARCHITECTURES } from "./vocabulary.ts";
 
 /**
  * The control plane: everything that must exist in AWS before images can be

@@ -8,12 +8,12 @@
  */
 import { relative } from "node:path";
 import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
-import { SYSTEM_ARCHITECTURES, type System } from "../infra/publish/architectures.ts";
-import { distribute, requirePublicSharing } from "../infra/publish/distribute.ts";
-import { errorCode, PublishError } from "../infra/publish/errors.ts";
-import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/publish/smoke-test.ts";
-import { systemOutput } from "../infra/publish/stack.ts";
-import { MANAGED_BY } from "../infra/tags.ts";
+import { requirePublicSharing } from "../infra/account/public-sharing.ts";
+import { distribute } from "../infra/release/distribute.ts";
+import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/release/smoke-test.ts";
+import { errorCode, PublishError } from "../infra/sdk/errors.ts";
+import { systemOutput } from "../infra/sdk/stack-outputs.ts";
+import { MANAGED_BY, SYSTEM_ARCHITECTURES, type System } from "../infra/vocabulary.ts";
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
 import { cdkContext, stackSettings } from "./cdk/context.ts";
 import { bootMarker } from "./project/boot-marker.ts";

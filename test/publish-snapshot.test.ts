@@ -6,10 +6,10 @@
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { AwsCalls } from "../infra/publish/calls.ts";
-import { PublishError } from "../infra/publish/errors.ts";
-import { DEFAULT_RETRY_POLICY, RetryBudget } from "../infra/publish/retry.ts";
 import { ensureSnapshot, type SnapshotState } from "../infra/publish/snapshot.ts";
+import { AwsCalls } from "../infra/sdk/calls.ts";
+import { PublishError } from "../infra/sdk/errors.ts";
+import { DEFAULT_RETRY_POLICY, RetryBudget } from "../infra/sdk/retry.ts";
 import { closeClients } from "../tasks/aws/clients.ts";
 import { standInClients } from "./aws/clients.ts";
 import { AwsError, type StandIn } from "./aws/stand-in.ts";

@@ -4,11 +4,16 @@ import type { Construct } from "constructs";
 import { ec2ImageArns, stackArnPattern } from "../arns.ts";
 import type { AmiDistribution } from "../distribution.ts";
 import { acceptStackWildcard, acceptWildcard } from "../findings.ts";
-import { SYSTEM_ARCHITECTURES } from "../publish/architectures.ts";
-import { DISTRIBUTION_TAG, RETRIES_TAG } from "../publish/distribute.ts";
-import { ATTEMPT_TAG, PURPOSE_TAG, SMOKE_TEST_TAG } from "../publish/smoke-test.ts";
 import type { PublicRepository } from "../repository.ts";
-import { MANAGED_BY } from "../tags.ts";
+import {
+	ATTEMPT_TAG,
+	DISTRIBUTION_TAG,
+	MANAGED_BY,
+	PURPOSE_TAG,
+	RETRIES_TAG,
+	SMOKE_TEST_TAG,
+	SYSTEM_ARCHITECTURES,
+} from "../vocabulary.ts";
 import type { GitHubOidc } from "./oidc.ts";
 
 export interface PublishRoleProps {

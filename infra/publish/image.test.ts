@@ -3,15 +3,14 @@ import {
 	DescribeImagesCommand,
 	EC2Client,
 	EnableImageDeprecationCommand,
-	GetEbsEncryptionByDefaultCommand,
 	type Image,
 	RegisterImageCommand,
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
-import { AwsCalls } from "./calls.ts";
-import { PublishError } from "./errors.ts";
-import { ensureImage, registration, requireUnencryptedByDefault } from "./image.ts";
-import { DEFAULT_RETRY_POLICY, RetryBudget } from "./retry.ts";
+import { AwsCalls } from "../sdk/calls.ts";
+import { PublishError } from "../sdk/errors.ts";
+import { DEFAULT_RETRY_POLICY, RetryBudget } from "../sdk/retry.ts";
+import { ensureImage, registration } from "./image.ts";
 
 const ec2Mock = mockClient(EC2Client);
 afterEach(() => ec2Mock.reset());
@@ -146,16 +145,5 @@ describe("registration", () => {
 			BootMode: "uefi",
 		});
 		expect(registration("aarch64-linux", "snap-1")).not.toHaveProperty("TpmSupport");
-	});
-});
-
-describe("requireUnencryptedByDefault", () => {
-	test("refuses an account that encrypts new snapshots, saying how to fix it", async () => {
-		ec2Mock.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
-		await expect(requireUnencryptedByDefault(calls(), ec2, "us-east-1")).rejects.toThrow(
-			"EBS encryption by default is on in us-east-1",
-		);
-		ec2Mock.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: false });
-		await requireUnencryptedByDefault(calls(), ec2, "us-east-1");
 	});
 });

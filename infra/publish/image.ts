@@ -8,16 +8,14 @@ import {
 	DescribeImagesCommand,
 	type EC2Client,
 	EnableImageDeprecationCommand,
-	GetEbsEncryptionByDefaultCommand,
 	type Image,
 	RegisterImageCommand,
 	type RegisterImageCommandInput,
 } from "@aws-sdk/client-ec2";
-import { HOME_REGION } from "../home-region.ts";
-import { SYSTEM_ARCHITECTURES, type System } from "./architectures.ts";
-import type { AwsCalls } from "./calls.ts";
-import { errorCode, PublishError } from "./errors.ts";
-import { pollUntil } from "./poll.ts";
+import type { AwsCalls } from "../sdk/calls.ts";
+import { errorCode, PublishError } from "../sdk/errors.ts";
+import { pollUntil } from "../sdk/poll.ts";
+import { HOME_REGION, SYSTEM_ARCHITECTURES, type System } from "../vocabulary.ts";
 
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -42,28 +40,6 @@ export interface RegisteredImage {
 	deprecateAt: string;
 	/** What RegisterImage was given (or found to have been given). */
 	registered: Omit<RegisterImageCommandInput, "TagSpecifications" | "Name" | "Description">;
-}
-
-/** Whether new snapshots in the client's region are encrypted (EBS encryption by default); only reads. */
-export async function encryptedByDefault(calls: AwsCalls, ec2: EC2Client): Promise<boolean> {
-	const { EbsEncryptionByDefault } = await calls.read(
-		ec2,
-		new GetEbsEncryptionByDefaultCommand({}),
-	);
-	return EbsEncryptionByDefault === true;
-}
-
-/** Refuses, before anything is uploaded, an account whose new snapshots would be encrypted: encrypted AMIs cannot be public. */
-export async function requireUnencryptedByDefault(
-	calls: AwsCalls,
-	ec2: EC2Client,
-	region: string,
-): Promise<void> {
-	if (await encryptedByDefault(calls, ec2)) {
-		throw new PublishError(
-			`EBS encryption by default is on in ${region}, so the snapshot would be encrypted and its AMIs could not be made public; turn it off (\`aws ec2 disable-ebs-encryption-by-default --region ${region}\`), or set the publicAmis setting to false and run \`bun task deploy\`.`,
-		);
-	}
 }
 
 /** What RegisterImage is given for a system, besides the name, description and tags. */

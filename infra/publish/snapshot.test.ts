@@ -10,9 +10,9 @@ import {
 import { DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import { tempDir } from "../../test/helpers.ts";
+import { AwsCalls } from "../sdk/calls.ts";
+import { RetryBudget } from "../sdk/retry.ts";
 import { BLOCK_SIZE } from "./blocks.ts";
-import { AwsCalls } from "./calls.ts";
-import { RetryBudget } from "./retry.ts";
 import { ensureSnapshot, type SnapshotState } from "./snapshot.ts";
 
 const ebsMock = mockClient(EBSClient);

@@ -25,10 +25,10 @@ import {
 	type EC2Client,
 	type Snapshot,
 } from "@aws-sdk/client-ec2";
+import type { AwsCalls } from "../sdk/calls.ts";
+import { errorCode, PublishError } from "../sdk/errors.ts";
+import { pollUntil } from "../sdk/poll.ts";
 import { BLOCK_SIZE, BlockPool, blockCount, dataBlocks, uploadPlan } from "./blocks.ts";
-import type { AwsCalls } from "./calls.ts";
-import { errorCode, PublishError } from "./errors.ts";
-import { pollUntil } from "./poll.ts";
 
 const GIB = 1024 ** 3;
 

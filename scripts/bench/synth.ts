@@ -2,9 +2,11 @@
  * `bun task synth` against `cdk synth` of the same app, both writing the same
  * assembly. Targets: ≤ 2 s median, and at least 4× faster than the original
  * project's synth (nbb + cdk CLI, ≈ 7.7 s median on this kind of machine).
+ * With BENCH_BEFORE=<git revision>, `bun task synth --force` of that revision
+ * is measured in the same run too (a change's before and after).
  */
 import { cdkCli } from "../../tasks/cdk/cli.ts";
-import { projectCopy } from "../../test/fixtures/projects.ts";
+import { projectAt, projectCopy } from "../../test/fixtures/projects.ts";
 import { type Measurement, measure, report } from "./measure.ts";
 
 const ORIGINAL_SYNTH_MS = 7700;
@@ -12,6 +14,8 @@ const ORIGINAL_SYNTH_MS = 7700;
 export function benchSynth(): Measurement[] {
 	const copy = projectCopy();
 	const project = copy.dir;
+	const revision = process.env.BENCH_BEFORE;
+	const before = revision ? projectAt(revision) : undefined;
 	try {
 		const cli = cdkCli(project);
 		const node = Bun.which("node");
@@ -31,6 +35,15 @@ export function benchSynth(): Measurement[] {
 				[process.execPath, cli, "synth", "--quiet", "--no-notices"],
 				settings,
 			),
+			...(before
+				? [
+						measure(
+							`bun task synth --force (${revision})`,
+							[process.execPath, "task", "synth", "--force"],
+							{ ...settings, cwd: before.dir },
+						),
+					]
+				: []),
 			measure("bun task synth --force", [process.execPath, "task", "synth", "--force"], settings),
 			measure("bun task synth (up to date)", [process.execPath, "task", "synth"], {
 				...settings,
@@ -47,5 +60,6 @@ export function benchSynth(): Measurement[] {
 		return results;
 	} finally {
 		copy.dispose();
+		before?.dispose();
 	}
 }

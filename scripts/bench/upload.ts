@@ -3,9 +3,10 @@
  * through the real SDK to the sink at $SINK_URL, as publish runs it. Prints
  * JSON: seconds and bytes sent.
  */
-import { AwsCalls } from "../../infra/publish/calls.ts";
-import { RetryBudget } from "../../infra/publish/retry.ts";
+
 import { ensureSnapshot } from "../../infra/publish/snapshot.ts";
+import { AwsCalls } from "../../infra/sdk/calls.ts";
+import { RetryBudget } from "../../infra/sdk/retry.ts";
 import { closeClients } from "../../tasks/aws/clients.ts";
 import { standInClients } from "../../test/aws/clients.ts";
 

@@ -1,6 +1,6 @@
 /**
- * The AWS SDK clients tasks hand to infra/publish. The SDK's own retries are
- * off (maxAttempts 1): infra/publish/retry.ts holds the one retry budget, with
+ * The AWS SDK clients tasks hand to the SDK steps in infra/. The SDK's own retries are
+ * off (maxAttempts 1): infra/sdk/retry.ts holds the one retry budget, with
  * a timeout on every attempt, so retries never stack. Credentials come from
  * the SDK's default chain (AWS_PROFILE works), and its endpoint settings
  * (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>) still apply.
@@ -11,8 +11,8 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { HOME_REGION } from "../../infra/home-region.ts";
 import { UPLOAD_CONCURRENCY } from "../../infra/publish/snapshot.ts";
+import { HOME_REGION } from "../../infra/vocabulary.ts";
 
 /** Sockets kept open per client: as many as the block upload has requests in flight. */
 const MAX_SOCKETS = UPLOAD_CONCURRENCY;

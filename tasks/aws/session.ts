@@ -3,10 +3,10 @@
  * retry budget for every request, the deployed stack's outputs read first,
  * failures as one sentence, and the clients' sockets closed however it ends.
  */
-import { AwsCalls } from "../../infra/publish/calls.ts";
-import { describeAwsRefusal, PublishError } from "../../infra/publish/errors.ts";
-import { RetryBudget } from "../../infra/publish/retry.ts";
-import { readStackOutputs, type StackOutputs } from "../../infra/publish/stack.ts";
+import { AwsCalls } from "../../infra/sdk/calls.ts";
+import { describeAwsRefusal, PublishError } from "../../infra/sdk/errors.ts";
+import { RetryBudget } from "../../infra/sdk/retry.ts";
+import { readStackOutputs, type StackOutputs } from "../../infra/sdk/stack-outputs.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
 import { type PublishClients, publishClients } from "./clients.ts";

@@ -4,17 +4,17 @@
  */
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import type { System } from "../../infra/publish/architectures.ts";
+import { requireUnencryptedByDefault } from "../../infra/account/encryption.ts";
 import { BLOCK_SIZE } from "../../infra/publish/blocks.ts";
-import type { AwsCalls } from "../../infra/publish/calls.ts";
-import { ensureImage, requireUnencryptedByDefault } from "../../infra/publish/image.ts";
+import { ensureImage } from "../../infra/publish/image.ts";
 import {
 	ensureSnapshot,
 	type SnapshotState,
 	type UploadProgress,
 } from "../../infra/publish/snapshot.ts";
-import type { StackOutputs } from "../../infra/publish/stack.ts";
-import { MANAGED_BY } from "../../infra/tags.ts";
+import type { AwsCalls } from "../../infra/sdk/calls.ts";
+import type { StackOutputs } from "../../infra/sdk/stack-outputs.ts";
+import { MANAGED_BY, type System } from "../../infra/vocabulary.ts";
 import type { PublishClients } from "../aws/clients.ts";
 import { readJson, writeJsonAtomically } from "../project/files.ts";
 import { publishOutput } from "../project/outputs.ts";

@@ -5,10 +5,10 @@
  * container.json is written beside the image, last.
  */
 import { relative } from "node:path";
-import { SYSTEM_ARCHITECTURES, type System } from "../../infra/publish/architectures.ts";
-import type { AwsCalls } from "../../infra/publish/calls.ts";
-import { repositoryUri } from "../../infra/publish/repository.ts";
-import type { StackOutputs } from "../../infra/publish/stack.ts";
+import type { AwsCalls } from "../../infra/sdk/calls.ts";
+import { repositoryUri } from "../../infra/sdk/ecr-public.ts";
+import type { StackOutputs } from "../../infra/sdk/stack-outputs.ts";
+import { SYSTEM_ARCHITECTURES, type System } from "../../infra/vocabulary.ts";
 import type { PublishClients } from "../aws/clients.ts";
 import { writeJsonAtomically } from "../project/files.ts";
 import { type OciImage, readOciImage } from "../project/oci-layout.ts";

@@ -6,8 +6,8 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
-import type { AwsCalls } from "../../infra/publish/calls.ts";
-import { registryAuth } from "../../infra/publish/repository.ts";
+import type { AwsCalls } from "../../infra/sdk/calls.ts";
+import { registryAuth } from "../../infra/sdk/ecr-public.ts";
 import { privateDirectory } from "../project/files.ts";
 import type { TaskContext } from "../runner/task.ts";
 

@@ -12,7 +12,10 @@ import { REPO } from "../fixtures/projects.ts";
 
 /** Where the publishing code lives: what the publish role runs. */
 const PUBLISHING_CODE = [
+	"infra/sdk",
+	"infra/account",
 	"infra/publish",
+	"infra/release",
 	"tasks/publish",
 	"tasks/release",
 	"tasks/aws",

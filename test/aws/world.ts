@@ -4,7 +4,7 @@
  * see and change them. Tests read it to assert what publishing left behind.
  */
 import { createHash } from "node:crypto";
-import { SYSTEM_ARCHITECTURES } from "../../infra/publish/architectures.ts";
+import { SYSTEM_ARCHITECTURES } from "../../infra/vocabulary.ts";
 
 export const ACCOUNT = "123456789012";
 /** The systems the stack distributes (nix/systems.json). */

@@ -16,12 +16,10 @@ import {
 	RunInstancesCommand,
 	TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import type { AwsCalls } from "./calls.ts";
-import { errorCode, PublishError } from "./errors.ts";
-import { pollUntil } from "./poll.ts";
-
-/** The AMI tag that records a passed smoke test (its value is the build id). */
-export const SMOKE_TEST_TAG = "SmokeTest";
+import type { AwsCalls } from "../sdk/calls.ts";
+import { errorCode, PublishError } from "../sdk/errors.ts";
+import { pollUntil } from "../sdk/poll.ts";
+import { ATTEMPT_TAG, PURPOSE_TAG, SMOKE_TEST_TAG } from "../vocabulary.ts";
 
 export interface SmokeTestRequest {
 	calls: AwsCalls;
@@ -51,15 +49,9 @@ function formatDuration(ms: number): string {
 
 export type SmokeTestResult = "passed" | "passed before";
 
-/** What marks an instance as a smoke test; with BuildId, how a re-run finds the ones a crash left. */
-export const PURPOSE_TAG = { key: "Purpose", value: "smoke-test" } as const;
-
 function instanceTags(request: SmokeTestRequest): Record<string, string> {
 	return { ...request.tags, [PURPOSE_TAG.key]: PURPOSE_TAG.value, BuildId: request.buildId };
 }
-
-/** The AMI tag that numbers the smoke-test launches of its build: the attempt a re-run goes on with. */
-export const ATTEMPT_TAG = "SmokeTestAttempt";
 
 /** The AMI's tags, which record the smoke test's steps; only reads. */
 async function imageTags(request: SmokeTestRequest): Promise<Record<string, string>> {

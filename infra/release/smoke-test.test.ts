@@ -10,16 +10,11 @@ import {
 	TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
-import { AwsCalls } from "./calls.ts";
-import { PublishError } from "./errors.ts";
-import { DEFAULT_RETRY_POLICY, RetryBudget } from "./retry.ts";
-import {
-	ATTEMPT_TAG,
-	PURPOSE_TAG,
-	SELF_TERMINATION,
-	SMOKE_TEST_TAG,
-	smokeTest,
-} from "./smoke-test.ts";
+import { AwsCalls } from "../sdk/calls.ts";
+import { PublishError } from "../sdk/errors.ts";
+import { DEFAULT_RETRY_POLICY, RetryBudget } from "../sdk/retry.ts";
+import { ATTEMPT_TAG, PURPOSE_TAG, SMOKE_TEST_TAG } from "../vocabulary.ts";
+import { SELF_TERMINATION, smokeTest } from "./smoke-test.ts";
 
 const ec2Mock = mockClient(EC2Client);
 afterEach(() => ec2Mock.reset());

@@ -3,7 +3,12 @@ import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-clo
 import { mockClient } from "aws-sdk-client-mock";
 import { AwsCalls } from "./calls.ts";
 import { RetryBudget } from "./retry.ts";
-import { readStackOutputs, STACK_OUTPUTS, type StackOutputs, systemOutput } from "./stack.ts";
+import {
+	readStackOutputs,
+	STACK_OUTPUTS,
+	type StackOutputs,
+	systemOutput,
+} from "./stack-outputs.ts";
 
 const cfnMock = mockClient(CloudFormationClient);
 afterEach(() => cfnMock.reset());

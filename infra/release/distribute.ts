@@ -4,12 +4,7 @@
  * GetImage until AVAILABLE or FAILED (then RetryImage once).
  */
 import { createHash } from "node:crypto";
-import {
-	CreateTagsCommand,
-	DescribeImagesCommand,
-	type EC2Client,
-	GetImageBlockPublicAccessStateCommand,
-} from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import {
 	DistributeImageCommand,
 	GetImageCommand,
@@ -17,52 +12,10 @@ import {
 	type ImagebuilderClient,
 	RetryImageCommand,
 } from "@aws-sdk/client-imagebuilder";
-import type { AwsCalls } from "./calls.ts";
-import { errorCode, PublishError } from "./errors.ts";
-import { encryptedByDefault } from "./image.ts";
-import { pollUntil } from "./poll.ts";
-
-/** The AMI tag that records its Image Builder image, so a re-run follows the same distribution. */
-export const DISTRIBUTION_TAG = "ImageBuilderImage";
-
-/**
- * Refuses, before anything is distributed, regions where public copies would
- * fail: image block public access on, or EBS encryption by default on (the
- * copies' snapshots would be encrypted, and encrypted AMIs cannot be public),
- * naming them and how to turn each off.
- */
-export async function requirePublicSharing(
-	calls: AwsCalls,
-	ec2For: (region: string) => EC2Client,
-	regions: readonly string[],
-): Promise<void> {
-	const states = await Promise.all(
-		regions.map(async (region) => {
-			const [access, encrypted] = await Promise.all([
-				calls.read(ec2For(region), new GetImageBlockPublicAccessStateCommand({})),
-				encryptedByDefault(calls, ec2For(region)),
-			]);
-			return {
-				region,
-				blocked: access.ImageBlockPublicAccessState === "block-new-sharing",
-				encrypted,
-			};
-		}),
-	);
-	const blocked = states.filter((state) => state.blocked).map((state) => state.region);
-	const encrypted = states.filter((state) => state.encrypted).map((state) => state.region);
-	const problems = [
-		blocked.length > 0 &&
-			`image block public access is on in ${blocked.join(", ")} (\`aws ec2 disable-image-block-public-access --region <region>\`, which takes minutes to apply)`,
-		encrypted.length > 0 &&
-			`EBS encryption by default is on in ${encrypted.join(", ")}, which would encrypt the copies (\`aws ec2 disable-ebs-encryption-by-default --region <region>\`)`,
-	].filter(Boolean);
-	if (problems.length > 0) {
-		throw new PublishError(
-			`The AMIs cannot be made public everywhere: ${problems.join("; and ")}; turn it off in each of those regions, or set publicAmis to false and run \`bun task deploy\`.`,
-		);
-	}
-}
+import type { AwsCalls } from "../sdk/calls.ts";
+import { errorCode, PublishError } from "../sdk/errors.ts";
+import { pollUntil } from "../sdk/poll.ts";
+import { DISTRIBUTION_TAG, RETRIES_TAG } from "../vocabulary.ts";
 
 export interface DistributionRequest {
 	calls: AwsCalls;
@@ -180,9 +133,6 @@ function follow(request: DistributionRequest, arn: string): Promise<Image> {
 		},
 	);
 }
-
-/** The AMI tag that counts the RetryImage calls made for its distribution (each with its own token). */
-export const RETRIES_TAG = "ImageBuilderRetries";
 
 /**
  * RetryImage of a FAILED distribution, idempotent on the RETRIES_TAG count

@@ -1,0 +1,45 @@
+/**
+ * The names the control plane (the CDK constructs) and the data plane (the
+ * SDK steps under sdk/, publish/, release/, …) share: where the project
+ * lives, what each system is called, and the tags that one side sets and the
+ * other selects or scopes IAM by. It imports nothing, so neither side loads
+ * the other's libraries through it (infra/layout.test.ts holds that).
+ */
+
+/** ECR Public exists only in us-east-1, so the control plane, and publishing, live there. */
+export const HOME_REGION = "us-east-1";
+
+/**
+ * What each Nix system is called by EC2 and by OCI image platforms, and the
+ * instance type its smoke test runs on. The systems themselves are listed in
+ * nix/systems.json; a test keeps the two equal.
+ */
+export const SYSTEM_ARCHITECTURES = {
+	// smoke: the smallest instance type that boots the AMI (Nitro, UEFI; NitroTPM on x86-64),
+	// as NixOS/amis' smoke test uses; the publish role may launch only these.
+	"x86_64-linux": { ec2: "x86_64", oci: "amd64", smoke: "t3.nano" },
+	"aarch64-linux": { ec2: "arm64", oci: "arm64", smoke: "t4g.nano" },
+} as const;
+
+export type System = keyof typeof SYSTEM_ARCHITECTURES;
+
+/** On every snapshot, AMI and Image Builder image this project makes; IAM conditions check it. */
+export const MANAGED_BY = { key: "ManagedBy", value: "nix-images" } as const;
+
+/** The lifecycle policy selects the Image Builder images carrying this tag, with the stack's name as its value. */
+export const LIFECYCLE_TAG_KEY = "nix-images:lifecycle";
+
+/** The AMI tag that records a passed smoke test (its value is the build id). */
+export const SMOKE_TEST_TAG = "SmokeTest";
+
+/** The AMI tag that numbers the smoke-test launches of its build: the attempt a re-run goes on with. */
+export const ATTEMPT_TAG = "SmokeTestAttempt";
+
+/** What marks an instance as a smoke test; with BuildId, how a re-run finds the ones a crash left. */
+export const PURPOSE_TAG = { key: "Purpose", value: "smoke-test" } as const;
+
+/** The AMI tag that records its Image Builder image, so a re-run follows the same distribution. */
+export const DISTRIBUTION_TAG = "ImageBuilderImage";
+
+/** The AMI tag that counts the RetryImage calls made for its distribution (each with its own token). */
+export const RETRIES_TAG = "ImageBuilderRetries";

@@ -6,8 +6,9 @@
  * client, and an SDK step never loads the CDK.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { readdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { reachableFrom, importsOf as readImports } from "../test/imports.ts";
 
 const INFRA = import.meta.dir;
 const VOCABULARY = "vocabulary.ts";
@@ -33,16 +34,8 @@ const plane = (module: string) =>
 
 /** A module's imports: packages by name, project files relative to infra/ (or outside it, as ../…). */
 function importsOf(module: string): { packages: string[]; files: string[] } {
-	const source = readFileSync(join(INFRA, module), "utf8");
-	const specifiers = [
-		...source.matchAll(/(?:^|\n)\s*(?:import|export)\s+(?:[^"';]*?\sfrom\s*)?"([^"]+)"/g),
-		...source.matchAll(/import\(\s*"([^"]+)"\s*\)/g),
-	].map((match) => match[1] as string);
-	const packages = specifiers.filter((s) => !s.startsWith(".") && !s.startsWith("node:"));
-	const files = specifiers
-		.filter((s) => s.startsWith("."))
-		.map((s) => relative(INFRA, resolve(INFRA, dirname(module), s)));
-	return { packages, files };
+	const { packages, files } = readImports(join(INFRA, module));
+	return { packages, files: files.map((file) => relative(INFRA, file)) };
 }
 
 describe("infra/ layout", () => {
@@ -78,17 +71,9 @@ describe("infra/ layout", () => {
 	});
 
 	test("the CDK app loads no AWS SDK package, directly or through what it imports", () => {
-		const seen = new Set<string>();
-		const packages = new Set<string>();
-		const visit = (module: string) => {
-			if (seen.has(module)) return;
-			seen.add(module);
-			const imports = importsOf(module);
-			for (const name of imports.packages) packages.add(name);
-			for (const file of imports.files) if (!file.startsWith("..")) visit(file);
-		};
-		visit("app.ts");
-		expect(seen.size).toBeGreaterThan(5);
-		expect([...packages].filter((name) => SDK_PACKAGES.test(name))).toEqual([]);
+		const reachable = reachableFrom([join(INFRA, "app.ts")]);
+		expect(reachable.size).toBeGreaterThan(5);
+		const packages = [...reachable.values()].flatMap((imports) => imports.packages);
+		expect(packages.filter((name) => SDK_PACKAGES.test(name))).toEqual([]);
 	});
 });

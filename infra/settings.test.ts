@@ -49,6 +49,7 @@ describe("readSettings", () => {
 			lifecycleMaxAgeDays: 90,
 			githubEnvironment: "Production",
 			githubPublishEnvironment: "Images",
+			githubReleaseEnvironment: "Release",
 		});
 	});
 	test("accepts values as JSON types or as the strings --context passes", () => {
@@ -84,6 +85,11 @@ describe("readSettings", () => {
 		expect(rejects({ githubPublishEnvironment: "Production" })).toBe(
 			'Invalid CDK context "githubPublishEnvironment": "Production"; use another environment than githubEnvironment ("Production"), so that a job that publishes cannot assume the deploy role (set it in cdk.json "context" or pass --context githubPublishEnvironment=…).',
 		);
+		for (const taken of ["Production", "Images"]) {
+			expect(rejects({ githubReleaseEnvironment: taken })).toContain(
+				`"githubReleaseEnvironment": "${taken}"; use another environment than githubEnvironment ("Production") and githubPublishEnvironment ("Images"), so that a job that builds and publishes cannot assume the release role`,
+			);
+		}
 		expect(rejects({ stackName: "my stack" })).toContain(
 			'"stackName": "my stack"; use a CloudFormation stack name',
 		);
@@ -95,6 +101,16 @@ describe("readSettings", () => {
 		);
 		expect(rejects({ githubOidcProviderArn: "arn:aws:iam::1:oidc-provider/x" })).toContain(
 			"token.actions.githubusercontent.com OIDC provider",
+		);
+	});
+	test("limits lifecycleMaxAgeDays, publish's deprecation age, to what AWS allows: 2 years for public AMIs, 10 otherwise", () => {
+		expect(read({ lifecycleMaxAgeDays: 730 }).lifecycleMaxAgeDays).toBe(730);
+		expect(rejects({ lifecycleMaxAgeDays: 731 })).toContain(
+			"use a whole number from 1 to 730 (AMIs are deprecated at this age, and AWS deprecates public AMIs at most 2 years after their creation)",
+		);
+		expect(read({ lifecycleMaxAgeDays: 3650, publicAmis: false }).lifecycleMaxAgeDays).toBe(3650);
+		expect(rejects({ lifecycleMaxAgeDays: 3651, publicAmis: false })).toContain(
+			"use a whole number from 1 to 3650 (AMIs are deprecated at this age, at most 10 years ahead)",
 		);
 	});
 	test("refuses unknown, repeated or no regions", () => {

@@ -4,6 +4,7 @@
  * the key and the values it allows.
  */
 import { defaultRegions, partitionRegions } from "./regions.ts";
+import { MAX_DEPRECATION_DAYS, MAX_PUBLIC_DEPRECATION_DAYS } from "./vocabulary.ts";
 
 export interface StackSettings {
 	stackName: string;
@@ -22,6 +23,8 @@ export interface StackSettings {
 	githubEnvironment: string;
 	/** The GitHub environment the publish role trusts: another one, so a publishing job cannot deploy. */
 	githubPublishEnvironment: string;
+	/** The GitHub environment the release role trusts: a third one, so a job that builds cannot release. */
+	githubReleaseEnvironment: string;
 	/** An existing GitHub OIDC provider (one per account): used instead of creating one. */
 	githubOidcProviderArn?: string;
 }
@@ -40,6 +43,7 @@ export const CONTEXT_KEYS = [
 	"githubRepository",
 	"githubEnvironment",
 	"githubPublishEnvironment",
+	"githubReleaseEnvironment",
 	"githubOidcProviderArn",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -61,6 +65,7 @@ export const DEFAULT_SETTINGS = {
 	lifecycleMaxAgeDays: 90,
 	githubEnvironment: "Production",
 	githubPublishEnvironment: "Images",
+	githubReleaseEnvironment: "Release",
 } as const satisfies Partial<Record<ContextKey, unknown>>;
 type Defaulted = keyof typeof DEFAULT_SETTINGS;
 
@@ -81,11 +86,11 @@ function text(lookup: Lookup, key: Defaulted, pattern: RegExp, allowed: string):
 	return optionalText(lookup, key, pattern, allowed) as string;
 }
 
-function wholeNumber(lookup: Lookup, key: Defaulted, min: number, max: number): number {
+function wholeNumber(lookup: Lookup, key: Defaulted, min: number, max: number, why = ""): number {
 	const value = settingOrDefault(lookup, key);
 	const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
 	if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
-		throw invalid(key, value, `a whole number from ${min} to ${max}`);
+		throw invalid(key, value, `a whole number from ${min} to ${max}${why}`);
 	}
 	return number;
 }
@@ -166,6 +171,14 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		environment,
 		environmentAllowed,
 	);
+	const githubReleaseEnvironment = text(
+		lookup,
+		"githubReleaseEnvironment",
+		environment,
+		environmentAllowed,
+	);
+	// Each role its own environment: a job that deploys, one that runs the builds' code and
+	// publishes, and one that releases (makes public) can never stand in for each other.
 	if (githubPublishEnvironment === githubEnvironment) {
 		throw invalid(
 			"githubPublishEnvironment",
@@ -173,6 +186,17 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 			`another environment than githubEnvironment ("${githubEnvironment}"), so that a job that publishes cannot assume the deploy role`,
 		);
 	}
+	if (
+		githubReleaseEnvironment === githubEnvironment ||
+		githubReleaseEnvironment === githubPublishEnvironment
+	) {
+		throw invalid(
+			"githubReleaseEnvironment",
+			githubReleaseEnvironment,
+			`another environment than githubEnvironment ("${githubEnvironment}") and githubPublishEnvironment ("${githubPublishEnvironment}"), so that a job that builds and publishes cannot assume the release role`,
+		);
+	}
+	const publicAmis = flag(lookup, "publicAmis");
 	return {
 		stackName: text(
 			lookup,
@@ -187,12 +211,22 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 			"an ECR repository name (lower-case letters, digits, . _ - and /)",
 		),
 		regions: regionList(lookup),
-		publicAmis: flag(lookup, "publicAmis"),
+		publicAmis,
 		lifecycleKeep: wholeNumber(lookup, "lifecycleKeep", 1, 1000),
-		lifecycleMaxAgeDays: wholeNumber(lookup, "lifecycleMaxAgeDays", 1, 36500),
+		// AMIs are deprecated at this age (publish's default): AWS allows 10 years ahead, 2 for public ones.
+		lifecycleMaxAgeDays: wholeNumber(
+			lookup,
+			"lifecycleMaxAgeDays",
+			1,
+			publicAmis ? MAX_PUBLIC_DEPRECATION_DAYS : MAX_DEPRECATION_DAYS,
+			publicAmis
+				? " (AMIs are deprecated at this age, and AWS deprecates public AMIs at most 2 years after their creation)"
+				: " (AMIs are deprecated at this age, at most 10 years ahead)",
+		),
 		...(githubRepository === undefined ? {} : { githubRepository }),
 		githubEnvironment,
 		githubPublishEnvironment,
+		githubReleaseEnvironment,
 		...(githubOidcProviderArn === undefined ? {} : { githubOidcProviderArn }),
 	};
 }

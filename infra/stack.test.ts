@@ -290,10 +290,11 @@ describe("GitHub Actions access", () => {
 			},
 		});
 	});
-	test("trusts the deploy role and the publish role each to its own environment of the repository", () => {
+	test("trusts the deploy, publish and release roles each to its own environment of the repository", () => {
 		for (const [name, environment] of [
 			["DeployStack", "Production"],
 			["Publish", "Images"],
+			["Release", "Release"],
 		] as const) {
 			template.hasResourceProperties("AWS::IAM::Role", {
 				AssumeRolePolicyDocument: trust(environment),
@@ -329,10 +330,39 @@ describe("GitHub Actions access", () => {
 			],
 		});
 	});
+	test("lets the publish role distribute, share, boot and move nothing: only the release role may", () => {
+		const actions = (policyName: string) =>
+			Object.values(template.findResources("AWS::IAM::Role"))
+				.flatMap((role) => role.Properties.Policies ?? [])
+				.filter((policy: { PolicyName: string }) => policy.PolicyName === policyName)
+				.flatMap(
+					(policy: { PolicyDocument: { Statement: { Action: string | string[] }[] } }) =>
+						policy.PolicyDocument.Statement,
+				)
+				.flatMap((statement) => [statement.Action].flat());
+		const releasing = [
+			"imagebuilder:DistributeImage",
+			"imagebuilder:RetryImage",
+			"iam:PassRole",
+			"ec2:RunInstances",
+			"ec2:ModifyImageAttribute",
+		];
+		expect(actions("Publish").filter((action) => releasing.includes(action))).toEqual([]);
+		expect(releasing.filter((action) => !actions("Release").includes(action))).toEqual([
+			// Image Builder's distribution role shares the copies; no GitHub role does.
+			"ec2:ModifyImageAttribute",
+		]);
+		// The release role uploads and registers nothing.
+		expect(
+			actions("Release").filter((action) =>
+				["ebs:StartSnapshot", "ebs:PutSnapshotBlock", "ec2:RegisterImage"].includes(action),
+			),
+		).toEqual([]);
+	});
 	test("lets release boot only t3.nano and t4g.nano with IMDSv2 from its own AMIs, and watch and end only its tagged instances", () => {
 		const statements = Object.values(template.findResources("AWS::IAM::Role"))
 			.flatMap((role) => role.Properties.Policies ?? [])
-			.filter((policy: { PolicyName: string }) => policy.PolicyName === "Publish")
+			.filter((policy: { PolicyName: string }) => policy.PolicyName === "Release")
 			.flatMap(
 				(policy: { PolicyDocument: { Statement: object[] } }) => policy.PolicyDocument.Statement,
 			);
@@ -449,6 +479,7 @@ describe("the outputs", () => {
 			"LifecycleTagValue",
 			"PublicAmis",
 			"PublishRoleArn",
+			"ReleaseRoleArn",
 			"RepositoryArn",
 			"RepositoryName",
 		]);

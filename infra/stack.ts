@@ -4,6 +4,7 @@ import { AmiDistribution } from "./distribution.ts";
 import { DeployRole } from "./github/deploy-role.ts";
 import { GitHubOidc } from "./github/oidc.ts";
 import { PublishRole } from "./github/publish-role.ts";
+import { ReleaseRole } from "./github/release-role.ts";
 import { AmiLifecycle } from "./lifecycle.ts";
 import { PublicRepository } from "./repository.ts";
 import type { StackSettings } from "./settings.ts";
@@ -107,6 +108,11 @@ export class ImagesStack extends Stack {
 				github,
 				environment: settings.githubPublishEnvironment,
 				repository,
+			});
+			const releaseRole = new ReleaseRole(github, "ReleaseRole", {
+				github,
+				environment: settings.githubReleaseEnvironment,
+				repository,
 				distribution,
 			});
 			output(
@@ -115,7 +121,16 @@ export class ImagesStack extends Stack {
 				"GitHub Actions OIDC provider",
 			);
 			output("DeployRoleArn", deployRole.roleArn, "Role for GitHub Actions to deploy this stack");
-			output("PublishRoleArn", publishRole.roleArn, "Role for GitHub Actions to publish images");
+			output(
+				"PublishRoleArn",
+				publishRole.roleArn,
+				"Role for GitHub Actions to publish images privately (the images jobs)",
+			);
+			output(
+				"ReleaseRoleArn",
+				releaseRole.roleArn,
+				"Role for GitHub Actions to release published images (the release job)",
+			);
 		}
 	}
 }

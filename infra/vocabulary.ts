@@ -23,6 +23,14 @@ export const SYSTEM_ARCHITECTURES = {
 
 export type System = keyof typeof SYSTEM_ARCHITECTURES;
 
+/**
+ * How far ahead EnableImageDeprecation may date an AMI's deprecation: 10
+ * years, and for public AMIs 2 years from their creation (EC2 API reference,
+ * EnableImageDeprecation). Publish deprecates after lifecycleMaxAgeDays.
+ */
+export const MAX_DEPRECATION_DAYS = 3650;
+export const MAX_PUBLIC_DEPRECATION_DAYS = 730;
+
 /** On every snapshot, AMI and Image Builder image this project makes; IAM conditions check it. */
 export const MANAGED_BY = { key: "ManagedBy", value: "nix-images" } as const;
 

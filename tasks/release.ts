@@ -6,25 +6,32 @@
  * one multi-arch index; then, last, the public pointers: the moving container
  * tags, outputs/main/release.json and the release page beside it.
  */
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import { requirePublicSharing } from "../infra/account/public-sharing.ts";
 import { distribute } from "../infra/release/distribute.ts";
 import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/release/smoke-test.ts";
-import { errorCode, PublishError } from "../infra/sdk/errors.ts";
+import { PublishError } from "../infra/sdk/errors.ts";
 import { systemOutput } from "../infra/sdk/stack-outputs.ts";
-import { MANAGED_BY, SYSTEM_ARCHITECTURES, type System } from "../infra/vocabulary.ts";
+import { HOME_REGION, MANAGED_BY, SYSTEM_ARCHITECTURES } from "../infra/vocabulary.ts";
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
 import { cdkContext, stackSettings } from "./cdk/context.ts";
 import { bootMarker } from "./project/boot-marker.ts";
 import { readJson, writeJsonAtomically } from "./project/files.ts";
 import type { ReleaseOptions } from "./project/options.ts";
 import { releaseOutput } from "./project/outputs.ts";
-import type { AmiRecord } from "./publish/ami.ts";
+import {
+	type CheckedAmi,
+	checkAmiRecords,
+	checkContainerRecords,
+	requireNotOlder,
+	stackRepository,
+} from "./release/checks.ts";
 import { indexContainers, moveContainerTags, planIndex } from "./release/containers.ts";
 import { readPublished } from "./release/inputs.ts";
 import {
 	amiTable,
+	checkManifest,
 	containerSection,
 	type ReleaseManifest,
 	releaseIdOf,
@@ -32,9 +39,10 @@ import {
 	summaryMarkdown,
 } from "./release/manifest.ts";
 import { writePage } from "./release/page.ts";
-import { TaskError, UsageError } from "./runner/errors.ts";
+import { UsageError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
+import { registryFiles } from "./skopeo/auth.ts";
 
 /** When this release was first made: kept from release.json when it is this release's, so a re-run changes nothing. */
 function firstReleased(path: string, releaseId: string): string {
@@ -87,32 +95,6 @@ async function settleAll<T extends readonly unknown[]>(
 	return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/**
- * Refuses, before anything starts, records whose AMI is gone (deregistered,
- * e.g. by the lifecycle policy) or not available; only reads.
- */
-async function requireSourceImages(
-	{ clients, calls }: AwsSession,
-	amis: readonly AmiRecord[],
-): Promise<void> {
-	await Promise.all(
-		amis.map(async (ami) => {
-			const found = await calls
-				.read(clients.ec2, new DescribeImagesCommand({ ImageIds: [ami.imageId] }))
-				.catch((error) => {
-					if (!errorCode(error).startsWith("InvalidAMIID.")) throw error;
-					return { Images: [] };
-				});
-			const state = found.Images?.[0]?.State;
-			if (state !== "available") {
-				throw new TaskError(
-					`The AMI ${ami.imageId} that outputs/main/virtual-machine/${ami.system}/ami.json names is ${state ?? "gone"}; publish it again (\`bun task publish --system ${ami.system}\`) and release.`,
-				);
-			}
-		}),
-	);
-}
-
 /** Where each system's AMI goes, from the stack's outputs: read before anything starts. */
 interface Destination {
 	distributionConfigurationArn: string;
@@ -127,7 +109,7 @@ interface Destination {
 async function smokeTestAll(
 	context: TaskContext<ReleaseOptions>,
 	{ clients, calls }: AwsSession,
-	amis: readonly AmiRecord[],
+	amis: readonly CheckedAmi[],
 	timeLimitMs: number,
 ): Promise<void> {
 	const marker = bootMarker(context.root);
@@ -139,7 +121,7 @@ async function smokeTestAll(
 				imageId: ami.imageId,
 				buildId: ami.buildId,
 				system: ami.system,
-				instanceType: SYSTEM_ARCHITECTURES[ami.system as System].smoke,
+				instanceType: SYSTEM_ARCHITECTURES[ami.system].smoke,
 				marker,
 				timeLimitMs,
 				tags: {
@@ -163,7 +145,7 @@ async function smokeTestAll(
 async function distributeAll(
 	context: TaskContext<ReleaseOptions>,
 	{ clients, calls, stack }: AwsSession,
-	amis: readonly AmiRecord[],
+	amis: readonly CheckedAmi[],
 	destinations: ReadonlyMap<string, Destination>,
 	deadline: number,
 ): Promise<Record<string, SystemRelease>> {
@@ -192,7 +174,8 @@ async function distributeAll(
 			const release: SystemRelease = {
 				buildId: ami.buildId,
 				label: ami.label,
-				sourceImage: { region: ami.region, imageId: ami.imageId, name: ami.imageName },
+				builtAt: ami.createdAt,
+				sourceImage: { region: HOME_REGION, imageId: ami.imageId, name: ami.imageName },
 				imageBuilderImage: distribution?.imageBuildVersionArn ?? "",
 				ssmParameter: destination.ssmParameter,
 				smokeTest,
@@ -204,10 +187,21 @@ async function distributeAll(
 	return Object.fromEntries(released);
 }
 
+/** The release.json users get now, if this machine has one that reads as one; a later release compares with it. */
+function currentManifest(root: string, path: string): ReleaseManifest | undefined {
+	if (!existsSync(path)) return undefined;
+	try {
+		return checkManifest(readJson(path), relative(root, path));
+	} catch {
+		return undefined;
+	}
+}
+
 /**
  * The release, keyed throughout (see smokeTestAll, distributeAll,
  * indexContainers, moveContainerTags): a re-run after a crash at any point
- * finishes the job; release.json is written last.
+ * finishes the job; release.json is written last. Every record is checked
+ * against AWS and the registry first (checks.ts), and only what was checked goes on.
  */
 export default async function release(context: TaskContext<ReleaseOptions>) {
 	const { root, dryRun, log, lock } = context;
@@ -220,18 +214,15 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 		log("would release what publish leaves (this dry run published nothing).");
 		return;
 	}
-	const { amis, containers } = readPublished(root);
-	const containerPlan = containers.length > 0 ? planIndex(containers) : undefined;
+	const records = readPublished(root);
+	const indexPlan = records.containers.length > 0 ? planIndex(records.containers) : undefined;
 	const settings = stackSettings(cdkContext(root));
-	const releaseId = releaseIdOf(amis, containers);
-	const label = amis[0]?.label ?? containers[0]?.nixVersion ?? "";
-	const version = `${label}-${releaseId}`;
-	log(`release ${version}: ${amis.length} AMI(s), ${containers.length} container image(s).`);
+	const current = currentManifest(root, output.json);
 	await withDeployedStack(context, settings.stackName, async (session) => {
 		const { clients, calls, stack } = session;
 		// What each system needs of the stack, and where public copies would fail: before anything starts.
 		const destinations = new Map(
-			amis.map((ami) => [
+			records.amis.map((ami) => [
 				ami.system,
 				{
 					distributionConfigurationArn: systemOutput(
@@ -243,7 +234,27 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 				},
 			]),
 		);
-		await requireSourceImages(session, amis);
+		const amis = await checkAmiRecords(root, session, records.amis);
+		const checkedImages =
+			records.containers.length > 0
+				? await (async () => {
+						const repository = await stackRepository(session, settings.stackName);
+						const files = await registryFiles(context, calls, clients.ecrPublic, repository);
+						const images = await checkContainerRecords(
+							context,
+							repository,
+							files,
+							records.containers,
+						);
+						return { repository, files, images };
+					})()
+				: undefined;
+		const containers = checkedImages?.images ?? [];
+		await requireNotOlder(context, session, amis, current, context.options["allow-older"]);
+		const releaseId = releaseIdOf(amis, containers);
+		const label = amis[0]?.label ?? containers[0]?.nixVersion ?? "";
+		const version = `${label}-${releaseId}`;
+		log(`release ${version}: ${amis.length} AMI(s), ${containers.length} container image(s).`);
 		if (amis.length > 0 && stack.PublicAmis === "true") {
 			await requirePublicSharing(calls, clients.ec2In, stack.DistributionRegions.split(","));
 		}
@@ -251,8 +262,8 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 		else log("smoke test skipped (--no-smoke-test).");
 		const [released, index] = await settleAll([
 			distributeAll(context, session, amis, destinations, deadline),
-			containerPlan
-				? indexContainers(context, session, containerPlan, releaseId)
+			indexPlan && checkedImages
+				? indexContainers(context, indexPlan, checkedImages, releaseId)
 				: Promise.resolve(undefined),
 		]);
 
@@ -264,6 +275,7 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 			releasedAt: firstReleased(output.json, releaseId),
 			stack: settings.stackName,
 			publicAmis: stack.PublicAmis === "true",
+			regions: stack.DistributionRegions.split(","),
 			amis: released,
 			...(index ? { containers: containerSection(index, containers, moving) } : {}),
 		};

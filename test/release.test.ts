@@ -10,9 +10,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bootMarker } from "../tasks/project/boot-marker.ts";
+import { buildIdOf, containerTag } from "../tasks/project/names.ts";
+import { putParameter } from "./aws/ssm.ts";
 import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
-import type { World } from "./aws/world.ts";
+import { leaveSnapshot, type World } from "./aws/world.ts";
 import {
 	bunTask,
 	NO_AWS,
@@ -81,6 +83,9 @@ function seedAmi(system: System) {
 	const { ec2, build } = SYSTEMS[system];
 	const imageId = world.nextId("ami");
 	const imageName = `nixos-${LABEL}-${system}-${build}`;
+	const tags = { ManagedBy: "nix-images", BuildId: build, System: system };
+	const snapshotId = world.nextId("snap");
+	leaveSnapshot(world, snapshotId, "completed", { ...tags });
 	world.images.set(imageId, {
 		id: imageId,
 		name: imageName,
@@ -90,8 +95,8 @@ function seedAmi(system: System) {
 		bootMode: "uefi",
 		imdsSupport: "v2.0",
 		rootDeviceName: "/dev/xvda",
-		blockDevices: [{ deviceName: "/dev/xvda", snapshotId: "snap-1" }],
-		tags: { ManagedBy: "nix-images", BuildId: build, System: system },
+		blockDevices: [{ deviceName: "/dev/xvda", snapshotId }],
+		tags: { ...tags },
 		pollsUntilAvailable: 0,
 		region: "us-east-1",
 		public: false,
@@ -104,7 +109,7 @@ function seedAmi(system: System) {
 		region: "us-east-1",
 		imageId,
 		imageName,
-		snapshotId: "snap-1",
+		snapshotId,
 		deprecateAt: "2027-03-01T00:00:00.000Z",
 		registered: {},
 	});
@@ -113,11 +118,11 @@ function seedAmi(system: System) {
 
 /** What publish leaves for `system`'s container: the image in the registry and its container.json. */
 function seedContainer(system: System) {
-	const { architecture, build } = SYSTEMS[system];
+	const { architecture } = SYSTEMS[system];
 	const image = pushed[architecture];
 	if (image === undefined) throw new Error(`no ${architecture} image was pushed`);
 	writeRecord(recordPath("oci-container", system), {
-		buildId: build,
+		buildId: buildIdOf(image.digest),
 		system,
 		architecture,
 		repositoryUri: `${registry.host}/alias/nix`,
@@ -139,9 +144,9 @@ function seed(parts: { amis?: boolean; containers?: boolean } = { amis: true, co
 	return amis;
 }
 
-/** Pushes a tiny image per architecture to the registry, as publish would have. */
+/** Pushes a tiny image per architecture to the registry, as publish would have: under the tag publish derives from its digest. */
 function pushImages() {
-	for (const { architecture, build } of Object.values(SYSTEMS)) {
+	for (const { architecture } of Object.values(SYSTEMS)) {
 		const archive = join(work, `${architecture}.tar`);
 		for (const command of [
 			[
@@ -156,21 +161,33 @@ function pushImages() {
 			const run = Bun.spawnSync(command, { stderr: "pipe" });
 			if (run.exitCode !== 0) throw new Error(run.stderr.toString());
 		}
-		const tag = `${NIX_VERSION}-${build}-${architecture}`;
-		const copy = Bun.spawnSync(
-			[
-				"skopeo",
-				"copy",
-				"--dest-authfile",
-				registry.authFile,
-				`docker-archive:${archive}`,
-				`docker://${registry.host}/alias/nix:${tag}`,
-			],
-			{ env: { ...process.env, ...registry.env }, stderr: "pipe" },
+		const skopeo = (...args: string[]) => {
+			const copy = Bun.spawnSync(["skopeo", "copy", ...args], {
+				env: { ...process.env, ...registry.env },
+				stderr: "pipe",
+			});
+			if (copy.exitCode !== 0) throw new Error(copy.stderr.toString());
+		};
+		const staging = `staging-${architecture}`;
+		skopeo(
+			"--dest-authfile",
+			registry.authFile,
+			`docker-archive:${archive}`,
+			`docker://${registry.host}/alias/nix:${staging}`,
 		);
-		if (copy.exitCode !== 0) throw new Error(copy.stderr.toString());
+		const digest = registry.serves(`alias/nix:${staging}`)?.digest ?? "";
+		const tag = containerTag(NIX_VERSION, buildIdOf(digest), architecture);
+		skopeo(
+			"--preserve-digests",
+			"--src-authfile",
+			registry.authFile,
+			"--dest-authfile",
+			registry.authFile,
+			`docker://${registry.host}/alias/nix@${digest}`,
+			`docker://${registry.host}/alias/nix:${tag}`,
+		);
 		const served = registry.serves(`alias/nix:${tag}`);
-		if (served === undefined) throw new Error(`the registry does not serve ${tag}`);
+		if (served?.digest !== digest) throw new Error(`the registry does not serve ${tag}`);
 		const manifest = JSON.parse(served.manifest);
 		pushed[architecture] = {
 			tag,
@@ -571,6 +588,283 @@ describe("release", () => {
 			expect(world.images.get(imageId)?.tags.ImageBuilderImage).toBe(arn);
 		}
 	}, 60_000);
+});
+
+describe("release checks every record against AWS and the registry before it changes anything", () => {
+	beforeEach(freshRelease);
+
+	/** Nothing distributed, booted, indexed, tagged or written; public, only the AMIs that were before. */
+	function expectNothingReleased(publicBefore: string[] = []) {
+		expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");
+		expect(standIn.calls).not.toContain("ec2:RunInstances");
+		expect(standIn.calls).not.toContain("ec2:CreateTags");
+		expect(world.instances.size).toBe(0);
+		expect(existsSync(releaseJson)).toBe(false);
+		expect(indexAt("latest")).toBeUndefined();
+		expect([...world.images.values()].filter((i) => i.public).map((i) => i.id)).toEqual(
+			publicBefore,
+		);
+	}
+	const amiRecord = (system: System) =>
+		JSON.parse(readFileSync(recordPath("virtual-machine", system), "utf8"));
+	const rewrite = (system: System, kind: "virtual-machine" | "oci-container", change: object) => {
+		const path = recordPath(kind, system);
+		writeRecord(path, { ...JSON.parse(readFileSync(path, "utf8")), ...change });
+	};
+
+	test("an ami.json naming an unrelated AMI of the account (untagged) is refused, and nothing is made public", async () => {
+		seed({ amis: true });
+		const secret = world.nextId("ami");
+		world.images.set(secret, {
+			id: secret,
+			name: "company-secret-image",
+			state: "available",
+			creationDate: "2026-12-01T00:00:00.000Z",
+			architecture: "x86_64",
+			rootDeviceName: "/dev/xvda",
+			blockDevices: [{ deviceName: "/dev/xvda", snapshotId: "snap-secret" }],
+			tags: {},
+			pollsUntilAvailable: 0,
+			region: "us-east-1",
+			public: false,
+		});
+		rewrite("x86_64-linux", "virtual-machine", { imageId: secret });
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			'outputs/main/virtual-machine/x86_64-linux/ami.json disagrees with AWS: AMI tag ManagedBy "nix-images" (AWS: (none)); AMI tag BuildId "1111111111111111" (AWS: (none)); AMI tag System "x86_64-linux" (AWS: (none)); imageName "nixos-26.05.20260616.567a49d-x86_64-linux-1111111111111111" (AWS: company-secret-image)',
+		);
+		expect(run.stderr).toContain(
+			"publish it again (`bun task publish --system x86_64-linux`) and release. Nothing was released.",
+		);
+		expectNothingReleased();
+	});
+
+	test("an ami.json naming another account's AMI, or another build's, is refused", async () => {
+		const amis = seed({ amis: true });
+		const foreign = world.nextId("ami");
+		world.images.set(foreign, {
+			...(world.images.get(amis["x86_64-linux"] as string) as NonNullable<
+				ReturnType<typeof world.images.get>
+			>),
+			id: foreign,
+			owner: "210987654321",
+		});
+		rewrite("x86_64-linux", "virtual-machine", { imageId: foreign });
+		const other = await release();
+		expect(other.exitCode).toBe(1);
+		expect(other.stderr).toContain(`imageId "${foreign}" (AWS: an AMI of another account)`);
+		// The aarch64 build's genuine AMI under the x86_64 record.
+		rewrite("x86_64-linux", "virtual-machine", { imageId: amis["aarch64-linux"] });
+		const wrong = await release();
+		expect(wrong.exitCode).toBe(1);
+		expect(wrong.stderr).toContain(
+			'AMI tag BuildId "1111111111111111" (AWS: 2222222222222222); AMI tag System "x86_64-linux" (AWS: aarch64-linux)',
+		);
+		expect(wrong.stderr).toContain('architecture "x86_64" (AWS: arm64)');
+		expectNothingReleased();
+	});
+
+	test("an ami.json whose region, label or build id differ from what publish made is refused", async () => {
+		seed({ amis: true });
+		const original = amiRecord("x86_64-linux");
+		for (const [change, expected] of [
+			[{ region: "eu-west-1" }, 'region "eu-west-1" (AWS: AMIs are published in us-east-1)'],
+			[
+				{ label: "evil" },
+				'imageName "nixos-evil-x86_64-linux-1111111111111111" (AWS: nixos-26.05.20260616.567a49d-x86_64-linux-1111111111111111)',
+			],
+			[
+				{ buildId: "3333333333333333" },
+				'buildId "3333333333333333" (AWS: publish derives it from sha256',
+			],
+		] as const) {
+			writeRecord(recordPath("virtual-machine", "x86_64-linux"), { ...original, ...change });
+			const run = await release();
+			expect(run.exitCode).toBe(1);
+			expect(run.stderr).toContain(expected);
+		}
+		expectNothingReleased();
+	});
+
+	test("an AMI whose root snapshot is not this build's is refused", async () => {
+		const amis = seed({ amis: true });
+		const image = world.images.get(amis["x86_64-linux"] as string);
+		const snapshot = world.snapshots.get(image?.blockDevices[0]?.snapshotId ?? "");
+		if (snapshot) snapshot.tags.BuildId = "9999999999999999";
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain('snapshot tag BuildId "1111111111111111" (AWS: 9999999999999999)');
+		expectNothingReleased();
+	});
+
+	test("release.json and the page say what AWS says, not what the record adds", async () => {
+		seed({ amis: true });
+		rewrite("x86_64-linux", "virtual-machine", {
+			deprecateAt: "never",
+			registered: { evil: true },
+		});
+		const run = await release(["--no-smoke-test"]);
+		expect(run.exitCode).toBe(0);
+		const manifest = manifestOf();
+		expect(manifest.amis["x86_64-linux"]).toMatchObject({
+			buildId: "1111111111111111",
+			label: LABEL,
+			builtAt: "2026-12-01T00:00:00.000Z",
+			sourceImage: { region: "us-east-1", name: `nixos-${LABEL}-x86_64-linux-1111111111111111` },
+		});
+		expect(manifest.regions).toEqual(["us-east-1", "eu-west-1"]);
+		expect(JSON.stringify(manifest)).not.toContain("evil");
+	});
+
+	test("a container.json with another image's digest, a wrong architecture or another registry is refused, and no other host is contacted", async () => {
+		seed({ containers: true });
+		const contacted: string[] = [];
+		const elsewhere = Bun.listen({
+			hostname: "127.0.0.1",
+			port: 0,
+			socket: {
+				open: (socket) => {
+					contacted.push("connection");
+					socket.end();
+				},
+				data: () => {},
+			},
+		});
+		try {
+			const original = JSON.parse(
+				readFileSync(recordPath("oci-container", "x86_64-linux"), "utf8"),
+			);
+			for (const [change, expected] of [
+				[
+					{ digest: pushed.arm64?.digest },
+					`buildId "${original.buildId}" (the registry: publish derives ${buildIdOf(pushed.arm64?.digest ?? "")} from the digest)`,
+				],
+				[
+					{
+						digest: pushed.arm64?.digest,
+						buildId: buildIdOf(pushed.arm64?.digest ?? ""),
+						tag: containerTag(NIX_VERSION, buildIdOf(pushed.arm64?.digest ?? ""), "amd64"),
+					},
+					`(the registry: ${registry.host}/alias/nix:${containerTag(NIX_VERSION, buildIdOf(pushed.arm64?.digest ?? ""), "amd64")} serves nothing)`,
+				],
+				[{ architecture: "arm64" }, 'architecture "arm64" (the registry: x86_64-linux is amd64)'],
+				[
+					{ repositoryUri: `127.0.0.1:${elsewhere.port}/alias/nix` },
+					`repositoryUri "127.0.0.1:${elsewhere.port}/alias/nix" (the registry: the stack's repository is ${registry.host}/alias/nix)`,
+				],
+			] as const) {
+				writeRecord(recordPath("oci-container", "x86_64-linux"), { ...original, ...change });
+				const run = await release();
+				expect(run.exitCode).toBe(1);
+				expect(run.stderr).toContain(
+					"outputs/main/oci-container/x86_64-linux/container.json disagrees with the registry:",
+				);
+				expect(run.stderr).toContain(expected);
+			}
+			expect(contacted).toEqual([]);
+			expectNothingReleased();
+		} finally {
+			elsewhere.stop(true);
+		}
+	});
+
+	test("an image whose configuration is another platform's is refused", async () => {
+		seed({ containers: true });
+		// The arm64 image under a tag named for amd64, recorded as amd64.
+		const arm = pushed.arm64 as NonNullable<typeof pushed.arm64>;
+		const tag = containerTag(NIX_VERSION, buildIdOf(arm.digest), "amd64");
+		const copy = Bun.spawnSync(
+			[
+				"skopeo",
+				"copy",
+				"--preserve-digests",
+				"--src-authfile",
+				registry.authFile,
+				"--dest-authfile",
+				registry.authFile,
+				`docker://${registry.host}/alias/nix@${arm.digest}`,
+				`docker://${registry.host}/alias/nix:${tag}`,
+			],
+			{ env: { ...process.env, ...registry.env }, stderr: "pipe" },
+		);
+		expect(copy.exitCode).toBe(0);
+		rewrite("x86_64-linux", "oci-container", {
+			digest: arm.digest,
+			buildId: buildIdOf(arm.digest),
+			tag,
+		});
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`platform "linux/amd64" (the registry: the image's configuration says linux/arm64)`,
+		);
+		expectNothingReleased();
+	});
+
+	/** A release users get now: the SSM parameter in us-east-1 names a copy of a newer build's AMI. */
+	function releasedBuild(system: System, build: string, createdAt: string): string {
+		const source = world.nextId("ami");
+		world.images.set(source, {
+			id: source,
+			name: `nixos-${LABEL}-${system}-${build}`,
+			state: "available",
+			creationDate: createdAt,
+			architecture: SYSTEMS[system].ec2,
+			rootDeviceName: "/dev/xvda",
+			blockDevices: [],
+			tags: { ManagedBy: "nix-images", BuildId: build, System: system },
+			pollsUntilAvailable: 0,
+			region: "us-east-1",
+			public: false,
+		});
+		const copy = world.nextId("ami");
+		world.images.set(copy, {
+			...(world.images.get(source) as NonNullable<ReturnType<typeof world.images.get>>),
+			id: copy,
+			creationDate: new Date().toISOString(),
+			tags: { ManagedBy: "nix-images" },
+			public: true,
+			sourceImageId: source,
+			sourceImageRegion: "us-east-1",
+		});
+		putParameter(
+			world,
+			"us-east-1",
+			`/nix-images/Production/nixos/${system}/latest`,
+			copy,
+			"aws:ec2:image",
+		);
+		return copy;
+	}
+
+	test("an older genuine build than the released one is refused unless --allow-older (from the SSM parameter)", async () => {
+		seed({ amis: true });
+		const copy = releasedBuild("x86_64-linux", "4444444444444444", "2026-12-02T00:00:00.000Z");
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			"x86_64-linux build 1111111111111111 (published 2026-12-01T00:00:00.000Z) is older than the released build 4444444444444444 (published 2026-12-02T00:00:00.000Z): releasing it would move users back to it; publish a newer build, or release it anyway with --allow-older. Nothing was released.",
+		);
+		expectNothingReleased([copy]);
+		const allowed = await release(["--allow-older", "--no-smoke-test"]);
+		expect(allowed.exitCode).toBe(0);
+		expect(allowed.stderr).toContain("releasing older builds (--allow-older)");
+	});
+
+	test("an older build than the current release.json's is refused too, and the same build is not", async () => {
+		seed({ amis: true });
+		expect((await release(["--no-smoke-test"])).exitCode).toBe(0);
+		// The same builds again: a re-run, not an older build.
+		expect((await release(["--no-smoke-test"])).exitCode).toBe(0);
+		const current = manifestOf();
+		current.amis["x86_64-linux"].buildId = "5555555555555555";
+		current.amis["x86_64-linux"].builtAt = "2027-01-01T00:00:00.000Z";
+		writeFileSync(releaseJson, JSON.stringify(current));
+		const run = await release(["--no-smoke-test"]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain("is older than the released build 5555555555555555");
+	});
 });
 
 describe("release refuses, in one sentence, before anything changes", () => {

@@ -205,14 +205,16 @@ describe("workflows", () => {
 		]);
 	});
 
-	test("jobs that reach AWS run in the environment their role trusts, only on main: deploy apart from publishing", () => {
+	test("jobs that reach AWS run in the environment their role trusts, only on main: deploy, publishing and releasing apart", () => {
 		const environments = Object.fromEntries(jobs.map(({ id, job }) => [id, job.environment]));
 		expect(environments.deploy).toBe("Production");
-		expect(environments.release).toBe("Images");
+		expect(environments.release).toBe("Release");
 		expect(environments.images).toContain("'Images'");
 		for (const { id, job } of jobs.filter(({ job }) => reachesAws(job))) {
 			const role = job.steps.find((step) => step.uses === "./.github/actions/aws-role")?.with;
-			expect(role?.variable, id).toBe(id === "deploy" ? "DEPLOY_ROLE_ARN" : "PUBLISH_ROLE_ARN");
+			const variable =
+				{ deploy: "DEPLOY_ROLE_ARN", images: "PUBLISH_ROLE_ARN" }[id] ?? "RELEASE_ROLE_ARN";
+			expect(role?.variable, id).toBe(variable);
 			const guarded = [job.if ?? "", ...job.steps.filter(reachesAwsStep).map((s) => s.if ?? "")];
 			expect(
 				guarded.some((condition) =>

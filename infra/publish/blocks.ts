@@ -7,6 +7,9 @@ import { closeSync, openSync, readSync } from "node:fs";
 /** The EBS direct APIs' block size. */
 export const BLOCK_SIZE = 512 * 1024;
 
+/** Blocks in flight at once, unless the request says otherwise (the clients keep as many sockets open). */
+export const UPLOAD_CONCURRENCY = 32;
+
 const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
 
 export function blockCount(sizeBytes: number): number {

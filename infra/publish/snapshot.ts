@@ -28,12 +28,16 @@ import {
 import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode, PublishError } from "../sdk/errors.ts";
 import { pollUntil } from "../sdk/poll.ts";
-import { BLOCK_SIZE, BlockPool, blockCount, dataBlocks, uploadPlan } from "./blocks.ts";
+import {
+	BLOCK_SIZE,
+	BlockPool,
+	blockCount,
+	dataBlocks,
+	UPLOAD_CONCURRENCY,
+	uploadPlan,
+} from "./blocks.ts";
 
 const GIB = 1024 ** 3;
-
-/** Blocks in flight at once, unless the request says otherwise (the clients keep as many sockets open). */
-export const UPLOAD_CONCURRENCY = 32;
 
 /** How long after StartSnapshot a new snapshot may still be unknown to PutSnapshotBlock (coldsnap#43). */
 const NOT_VISIBLE_YET_MS = 2 * 60_000;

@@ -10,8 +10,9 @@ import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { UPLOAD_CONCURRENCY } from "../../infra/publish/snapshot.ts";
+import { UPLOAD_CONCURRENCY } from "../../infra/publish/blocks.ts";
 import { HOME_REGION } from "../../infra/vocabulary.ts";
 
 /** Sockets kept open per client: as many as the block upload has requests in flight. */
@@ -39,6 +40,7 @@ export interface PublishClients {
 	ec2: EC2Client;
 	ecrPublic: ECRPUBLICClient;
 	imagebuilder: ImagebuilderClient;
+	ssm: SSMClient;
 	/** EC2 in another region (the distribution's regions), made on first use. */
 	ec2In: (region: string) => EC2Client;
 }
@@ -71,6 +73,7 @@ export function publishClients(region = HOME_REGION): PublishClients & { close: 
 		ec2,
 		ecrPublic: new ECRPUBLICClient(clientSettings(region)),
 		imagebuilder: new ImagebuilderClient(clientSettings(region)),
+		ssm: new SSMClient(clientSettings(region)),
 		ec2In: regional.ec2In,
 	};
 	return { ...clients, close: () => closeClients([...Object.values(clients), ...regional.all()]) };

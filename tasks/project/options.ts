@@ -91,5 +91,9 @@ export const releaseOptions = {
 		placeholder: "duration",
 		default: "10m",
 	},
+	"allow-older": {
+		type: "boolean",
+		doc: "Release builds older than the ones users get now (which moves them back to those builds).",
+	},
 } as const;
 export type ReleaseOptions = OptionValues<typeof releaseOptions>;

@@ -17,6 +17,7 @@ import type { StackOutputs } from "../../infra/sdk/stack-outputs.ts";
 import { MANAGED_BY, type System } from "../../infra/vocabulary.ts";
 import type { PublishClients } from "../aws/clients.ts";
 import { readJson, writeJsonAtomically } from "../project/files.ts";
+import { amiName, buildIdOf } from "../project/names.ts";
 import { publishOutput } from "../project/outputs.ts";
 import { readVmImage, type Verified, type VmImage } from "../project/vm-image.ts";
 import { UsageError } from "../runner/errors.ts";
@@ -26,11 +27,6 @@ import type { TaskContext } from "../runner/task.ts";
 interface PublishState {
 	verified?: Verified;
 	snapshot?: SnapshotState;
-}
-
-/** The build id: the start of the image's SHA-256 (or the container's manifest digest), so the same image always has the same one. */
-export function buildIdOf(sha256: string): string {
-	return sha256.slice(0, 16);
 }
 
 /** What ami.json records: enough for `release` to work on a machine without the image. */
@@ -118,7 +114,7 @@ export async function publishAmi(
 		await requireUnencryptedByDefault(calls, clients.ec2, clients.region);
 
 	const buildId = buildIdOf(image.sha256);
-	const name = `nixos-${image.label}-${system}-${buildId}`;
+	const name = amiName(image.label, system, buildId);
 	const tags = {
 		Name: name,
 		[MANAGED_BY.key]: MANAGED_BY.value,

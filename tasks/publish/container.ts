@@ -11,13 +11,13 @@ import type { StackOutputs } from "../../infra/sdk/stack-outputs.ts";
 import { SYSTEM_ARCHITECTURES, type System } from "../../infra/vocabulary.ts";
 import type { PublishClients } from "../aws/clients.ts";
 import { writeJsonAtomically } from "../project/files.ts";
+import { buildIdOf, containerTag } from "../project/names.ts";
 import { type OciImage, readOciImage } from "../project/oci-layout.ts";
 import { publishOutput } from "../project/outputs.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
 import { registryFiles } from "../skopeo/auth.ts";
 import { pushLayout, requireSkopeo, servedDigest } from "../skopeo/cli.ts";
-import { buildIdOf } from "./ami.ts";
 
 /** What container.json records: enough for `release` to join the architectures on a machine without images. */
 export interface ContainerRecord {
@@ -31,11 +31,6 @@ export interface ContainerRecord {
 	size: number;
 	nixVersion: string;
 	configDigest: string;
-}
-
-/** A Docker tag may hold letters, digits, _ . - (at most 128). */
-function tagSafe(text: string): string {
-	return text.replace(/[^\w.-]/g, "_");
 }
 
 /** What the container part publishes, checked before anything of any part is uploaded. */
@@ -59,8 +54,8 @@ export function prepareContainer(context: TaskContext<{ system: string }>): Cont
 	lock(output.dir);
 	const image = readOciImage(root, system, architecture);
 	// The build id comes from the image's content: its manifest digest.
-	const buildId = buildIdOf(image.digest.slice("sha256:".length));
-	const tag = tagSafe(`${image.refName}-${buildId}-${architecture}`);
+	const buildId = buildIdOf(image.digest);
+	const tag = containerTag(image.refName, buildId, architecture);
 	return { system, architecture, output, image, buildId, tag };
 }
 

@@ -4,14 +4,14 @@
  * make indexes), tagged `<nix version>-<release id>` (immutable); the moving
  * tags (`<nix version>`, `latest`) are pointed at it last, by the caller.
  */
-import type { AwsSession } from "../aws/session.ts";
 import { privatePodman, pushIndex, requirePodman } from "../podman/cli.ts";
 import { systems } from "../project/systems.ts";
 import type { ContainerRecord } from "../publish/container.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
-import { registryFiles, type SkopeoFiles } from "../skopeo/auth.ts";
+import type { SkopeoFiles } from "../skopeo/auth.ts";
 import { moveTag, requireSkopeo, servedManifest } from "../skopeo/cli.ts";
+import type { CheckedContainer } from "./checks.ts";
 
 export interface ContainerIndex {
 	repository: string;
@@ -24,36 +24,37 @@ export interface ContainerIndex {
 	missing: string[];
 }
 
-/** What the index joins: the records' one repository and Nix version, and their images. */
+/** What the index joins: one Nix version's images, and the systems that have none. */
 export interface IndexPlan {
-	repository: string;
 	nixVersion: string;
-	records: readonly ContainerRecord[];
 	/** The systems of nix/systems.json without a record. */
 	missing: string[];
 }
 
 /**
  * Checks, before anything changes, that the tools are there and that the
- * records belong together (one repository, one Nix version).
+ * records belong together (one Nix version).
  */
 export function planIndex(records: readonly ContainerRecord[]): IndexPlan {
 	requireSkopeo();
 	requirePodman();
 	const repositories = [...new Set(records.map((record) => record.repositoryUri))];
 	const versions = [...new Set(records.map((record) => record.nixVersion))];
-	if (repositories.length !== 1 || versions.length !== 1) {
+	// One repository is checked against the stack's before anything is read (checks.ts).
+	if (versions.length !== 1) {
 		throw new TaskError(
 			`The container images were published to ${repositories.join(" and ")} with Nix ${versions.join(" and ")}; release joins images of one build of one repository: publish every system's image from the same commit and release again.`,
 		);
 	}
 	const missing = systems().filter((system) => !records.some((record) => record.system === system));
-	return {
-		repository: repositories[0] as string,
-		nixVersion: versions[0] as string,
-		records,
-		missing,
-	};
+	return { nixVersion: versions[0] as string, missing };
+}
+
+/** The images to index, as checked against the stack's repository (checks.ts), with its login. */
+export interface CheckedImages {
+	repository: string;
+	files: SkopeoFiles;
+	images: readonly CheckedContainer[];
 }
 
 /** Whether a served manifest is an index of exactly these image digests. */
@@ -73,15 +74,14 @@ function indexes(raw: string, digests: readonly string[]): boolean {
  */
 export async function indexContainers(
 	context: TaskContext,
-	{ clients, calls }: AwsSession,
 	plan: IndexPlan,
+	{ repository, files, images }: CheckedImages,
 	releaseId: string,
 ): Promise<ContainerIndex> {
 	const { $, log, dryRun } = context;
-	const { repository, nixVersion, records, missing } = plan;
-	const files = await registryFiles(context, calls, clients.ecrPublic, repository);
+	const { nixVersion, missing } = plan;
 	const tags = { release: `${nixVersion}-${releaseId}`, version: nixVersion, latest: "latest" };
-	const digests = records.map((record) => record.digest);
+	const digests = images.map((image) => image.digest);
 	const reference = `docker://${repository}:${tags.release}`;
 	const served = await servedManifest($, reference, files);
 	if (served !== undefined && indexes(served.raw, digests)) {

@@ -4,14 +4,15 @@
  * last, with the table a person reads.
  */
 import { createHash } from "node:crypto";
-import type { AmiRecord } from "../publish/ami.ts";
-import type { ContainerRecord } from "../publish/container.ts";
 import { TaskError } from "../runner/errors.ts";
+import type { CheckedAmi, CheckedContainer } from "./checks.ts";
 import type { ContainerIndex } from "./containers.ts";
 
 export interface SystemRelease {
 	buildId: string;
 	label: string;
+	/** When publish registered the build's AMI (ISO 8601): a later release refuses older builds. */
+	builtAt?: string;
 	sourceImage: { region: string; imageId: string; name: string };
 	imageBuilderImage: string;
 	/** The SSM parameter that holds this system's latest AMI id in every region (aws:ec2:image). */
@@ -30,6 +31,8 @@ export interface ReleaseManifest {
 	stack: string;
 	/** Whether the AMIs were made public (the stack's publicAmis). */
 	publicAmis: boolean;
+	/** The stack's distribution regions at the release: where each system has a copy. */
+	regions?: string[];
 	amis: Record<string, SystemRelease>;
 	containers?: {
 		repository: string;
@@ -44,8 +47,8 @@ export interface ReleaseManifest {
 
 /** A release's id: from what it releases (the builds), so the same builds are the same release. */
 export function releaseIdOf(
-	amis: readonly AmiRecord[],
-	containers: readonly ContainerRecord[],
+	amis: readonly Pick<CheckedAmi, "system" | "buildId">[],
+	containers: readonly Pick<CheckedContainer, "architecture" | "digest">[],
 ): string {
 	const parts = [
 		...amis.map((ami) => `ami ${ami.system} ${ami.buildId}`),
@@ -56,7 +59,7 @@ export function releaseIdOf(
 
 export function containerSection(
 	index: ContainerIndex,
-	records: readonly ContainerRecord[],
+	images: readonly CheckedContainer[],
 	moving: string[],
 ): ReleaseManifest["containers"] {
 	return {
@@ -65,9 +68,9 @@ export function containerSection(
 		indexDigest: index.digest ?? "",
 		tags: { release: index.tags.release, moving },
 		images: Object.fromEntries(
-			records.map((record) => [
-				record.architecture,
-				{ system: record.system, buildId: record.buildId, tag: record.tag, digest: record.digest },
+			images.map((image) => [
+				image.architecture,
+				{ system: image.system, buildId: image.buildId, tag: image.tag, digest: image.digest },
 			]),
 		),
 	};

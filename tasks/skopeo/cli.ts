@@ -47,6 +47,33 @@ export async function servedManifest(
 	);
 }
 
+/**
+ * The image configuration of the manifest `reference` names (a digest
+ * reference: repository@sha256:…), as the registry serves it: where an
+ * image's platform is recorded. A read.
+ */
+export async function servedConfig(
+	$: Shell,
+	reference: string,
+	files: SkopeoFiles,
+): Promise<{ architecture?: string; os?: string }> {
+	const inspect = await withoutCredentials($, {
+		quiet: true,
+		probe: true,
+		nothrow: true,
+	})`skopeo --policy ${files.policy} inspect --config --raw --retry-times 3 --authfile ${files.authFile} ${reference}`;
+	if (inspect.exitCode === 0) {
+		try {
+			const config = JSON.parse(inspect.stdout);
+			if (typeof config === "object" && config !== null) return config;
+		} catch {}
+		return {};
+	}
+	throw new TaskError(
+		`skopeo could not read the configuration of ${reference} (${inspect.stderr.trim().split("\n").pop()}); check the registry and run the task again.`,
+	);
+}
+
 /** The digest the registry serves for `reference`, or undefined when the tag does not exist. */
 export async function servedDigest(
 	$: Shell,

@@ -4,6 +4,7 @@ import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { clientSettings, ec2ByRegion, type PublishClients } from "../../tasks/aws/clients.ts";
 import type { StandIn } from "./stand-in.ts";
 
@@ -24,6 +25,7 @@ export function standInClients(standIn: StandIn): PublishClients {
 		ec2,
 		ecrPublic: new ECRPUBLICClient(settings("us-east-1")),
 		imagebuilder: new ImagebuilderClient(settings("us-east-1")),
+		ssm: new SSMClient(settings("us-east-1")),
 		ec2In: ec2ByRegion((region) => new EC2Client(settings(region)), ec2, "us-east-1").ec2In,
 	};
 }

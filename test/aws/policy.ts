@@ -1,36 +1,48 @@
 /**
- * The two sides of the publish role's least privilege: the AWS operations the
- * publishing and releasing code can send (the SDK commands it imports), and the actions
- * the synthesized role allows.
+ * The two sides of each GitHub role's least privilege: the AWS operations
+ * the code of the tasks it runs can send (the SDK commands that code
+ * imports, followed through its imports), and the actions the synthesized
+ * role allows.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { buildApp } from "../../infra/app.ts";
 import { REPO } from "../fixtures/projects.ts";
+import { reachableFrom } from "../imports.ts";
 
-/** Where the publishing code lives: what the publish role runs. */
-const PUBLISHING_CODE = [
-	"infra/sdk",
-	"infra/account",
-	"infra/publish",
-	"infra/release",
-	"tasks/publish",
-	"tasks/release",
-	"tasks/aws",
-	"tasks/publish.ts",
-	"tasks/release.ts",
-];
+/** The body of each task a GitHub role runs: what it can call is what these reach. */
+export const ROLE_TASKS = {
+	PublishRole: ["tasks/publish.ts"],
+	ReleaseRole: ["tasks/release.ts"],
+} as const;
+export type GitHubRole = keyof typeof ROLE_TASKS | "DeployRole";
 
-/** Actions a role needs that are no operation of their own, each with why. */
-export const IMPLIED_ACTIONS: Record<string, string> = {
-	"iam:PassRole": "DistributeImage hands Image Builder the stack's distribution role.",
-	"imagebuilder:GetDistributionConfiguration":
-		"A dependent action of DistributeImage: Image Builder reads the configuration as the caller.",
-	"imagebuilder:TagResource":
-		"The tags given to DistributeImage are put on its image under this permission.",
-	"sts:GetServiceBearerToken": "ECR Public's GetAuthorizationToken requires it.",
+/**
+ * Actions a role needs that are no operation of their own: each with the
+ * operation that implies it (a role may hold it only with that one) and why.
+ */
+export const IMPLIED_ACTIONS: Record<string, { by: string; why: string }> = {
+	"iam:PassRole": {
+		by: "imagebuilder:DistributeImage",
+		why: "DistributeImage hands Image Builder the stack's distribution role.",
+	},
+	"imagebuilder:GetDistributionConfiguration": {
+		by: "imagebuilder:DistributeImage",
+		why: "A dependent action of DistributeImage: Image Builder reads the configuration as the caller.",
+	},
+	"imagebuilder:TagResource": {
+		by: "imagebuilder:DistributeImage",
+		why: "The tags given to DistributeImage are put on its image under this permission.",
+	},
+	"ec2:CreateTags": {
+		by: "ec2:RegisterImage",
+		why: "Tags given at creation (TagSpecifications, StartSnapshot's Tags) are authorized as CreateTags with ec2:CreateAction.",
+	},
+	"sts:GetServiceBearerToken": {
+		by: "ecr-public:GetAuthorizationToken",
+		why: "ECR Public's GetAuthorizationToken requires it.",
+	},
 	...Object.fromEntries(
 		[
 			"BatchCheckLayerAvailability",
@@ -40,30 +52,36 @@ export const IMPLIED_ACTIONS: Record<string, string> = {
 			"PutImage",
 		].map((action) => [
 			`ecr-public:${action}`,
-			"skopeo's push through the registry API is authorized as this action.",
+			{
+				by: "ecr-public:GetAuthorizationToken",
+				why: "A push through the registry API with the login (skopeo's, podman's) is authorized as this action.",
+			},
 		]),
 	),
 };
 
-function sourceFiles(path: string): string[] {
-	const full = join(REPO, path);
-	if (full.endsWith(".ts")) return [full];
-	return readdirSync(full, { recursive: true, withFileTypes: true })
-		.filter(
-			(entry) => entry.isFile() && entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts"),
-		)
-		.map((entry) => join(entry.parentPath, entry.name));
+/** What `role` holds beyond the operations the code makes and what those imply: should be nothing. */
+export function beyondTheCode(role: Set<string>, code: Set<string>): string[] {
+	return [...role].filter((action) => {
+		if (code.has(action)) return false;
+		const implied = IMPLIED_ACTIONS[action];
+		return implied === undefined || !code.has(implied.by);
+	});
 }
 
-/** Every `<service>:<Operation>` whose SDK command the publishing code imports. */
-export function codeOperations(): Set<string> {
+/**
+ * Every `<service>:<Operation>` whose SDK command the code reachable from
+ * `entries` (task bodies, relative to the repository) imports.
+ */
+export function codeOperations(entries: readonly string[]): Set<string> {
 	const operations = new Set<string>();
-	const imports = /import\s*\{([^}]*)\}\s*from\s*"@aws-sdk\/client-([a-z0-9-]+)"/g;
-	for (const file of PUBLISHING_CODE.flatMap(sourceFiles)) {
-		for (const [, names = "", service] of readFileSync(file, "utf8").matchAll(imports)) {
-			for (const name of names.split(",").map((n) => n.trim())) {
-				const command = name.match(/^(\w+)Command$/)?.[1];
-				if (command) operations.add(`${service}:${command}`);
+	for (const imports of reachableFrom(entries.map((entry) => join(REPO, entry))).values()) {
+		for (const [name, imported] of imports.names) {
+			const service = name.match(/^@aws-sdk\/client-([a-z0-9-]+)$/)?.[1];
+			if (service === undefined) continue;
+			for (const command of imported) {
+				const operation = command.match(/^(\w+)Command$/)?.[1];
+				if (operation) operations.add(`${service}:${operation}`);
 			}
 		}
 	}
@@ -71,7 +89,7 @@ export function codeOperations(): Set<string> {
 }
 
 /** The actions the stack's role of this construct id grants (GitHub roles need githubRepository). */
-export function roleActions(id: "PublishRole" | "DeployRole"): Set<string> {
+export function roleActions(id: GitHubRole): Set<string> {
 	const previous = process.env.CDK_VALIDATION;
 	process.env.CDK_VALIDATION = "false";
 	try {

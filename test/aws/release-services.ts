@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { ec2Reply, filters, listParam, tagSet, tagsOf } from "./ec2-protocol.ts";
+import { putParameter } from "./ssm.ts";
 import { AwsError, type Handler, type Service } from "./stand-in.ts";
 import { ACCOUNT, type ImageBuilderImage, type InstanceRecord, type World } from "./world.ts";
 
@@ -143,7 +144,15 @@ function progress(world: World, image: ImageBuilderImage): void {
 	image.status = "AVAILABLE";
 	const source = world.images.get(image.sourceImage);
 	const stack = world.stacks.get("Production");
-	const regions = (stack?.outputs.DistributionRegions ?? "us-east-1").split(",");
+	const outputs = stack?.outputs ?? {};
+	const regions = (outputs.DistributionRegions ?? "us-east-1").split(",");
+	// The configuration's system, and so the SSM parameter it writes in every region.
+	const system = Object.entries(
+		JSON.parse(outputs.DistributionConfigurationArns ?? "{}") as Record<string, string>,
+	).find(([, arn]) => arn === image.distributionConfigurationArn)?.[0];
+	const parameter = system
+		? (JSON.parse(outputs.AmiParameterNames ?? "{}") as Record<string, string>)[system]
+		: undefined;
 	image.amis = regions.map((region) => {
 		const id = world.nextId("ami");
 		world.images.set(id, {
@@ -151,13 +160,17 @@ function progress(world: World, image: ImageBuilderImage): void {
 			id,
 			region,
 			state: "available",
-			public: stack?.outputs.PublicAmis === "true",
+			creationDate: new Date().toISOString(),
+			public: outputs.PublicAmis === "true",
+			sourceImageId: source?.id,
+			sourceImageRegion: source?.region,
 			tags: {
 				ManagedBy: "nix-images",
 				"nix-images:lifecycle": "Production",
 				CreatedBy: "EC2 Image Builder",
 			},
 		});
+		if (parameter) putParameter(world, region, parameter, id, "aws:ec2:image");
 		return { region, image: id, name: source?.name ?? "" };
 	});
 }

@@ -177,7 +177,7 @@ function describeImage(image: ImageRecord): string {
 				`<item><deviceName>${d.deviceName}</deviceName><ebs><snapshotId>${d.snapshotId ?? ""}</snapshotId><volumeType>${d.volumeType ?? ""}</volumeType><deleteOnTermination>${d.deleteOnTermination ?? false}</deleteOnTermination></ebs></item>`,
 		)
 		.join("");
-	return `<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name><imageState>${image.state}</imageState><creationDate>${image.creationDate}</creationDate>${image.deprecationTime ? `<deprecationTime>${image.deprecationTime}</deprecationTime>` : ""}<architecture>${image.architecture}</architecture>${image.bootMode ? `<bootMode>${image.bootMode}</bootMode>` : ""}${image.tpmSupport ? `<tpmSupport>${image.tpmSupport}</tpmSupport>` : ""}${image.imdsSupport ? `<imdsSupport>${image.imdsSupport}</imdsSupport>` : ""}<enaSupport>${image.enaSupport ?? false}</enaSupport><isPublic>${image.public}</isPublic><imageOwnerId>${ACCOUNT}</imageOwnerId><rootDeviceName>${image.rootDeviceName}</rootDeviceName><blockDeviceMapping>${devices}</blockDeviceMapping>${tagSet(image.tags)}</item>`;
+	return `<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name><imageState>${image.state}</imageState><creationDate>${image.creationDate}</creationDate>${image.deprecationTime ? `<deprecationTime>${image.deprecationTime}</deprecationTime>` : ""}<architecture>${image.architecture}</architecture>${image.bootMode ? `<bootMode>${image.bootMode}</bootMode>` : ""}${image.tpmSupport ? `<tpmSupport>${image.tpmSupport}</tpmSupport>` : ""}${image.imdsSupport ? `<imdsSupport>${image.imdsSupport}</imdsSupport>` : ""}<enaSupport>${image.enaSupport ?? false}</enaSupport><isPublic>${image.public}</isPublic>${image.sourceImageId ? `<sourceImageId>${image.sourceImageId}</sourceImageId><sourceImageRegion>${image.sourceImageRegion ?? ""}</sourceImageRegion>` : ""}<imageOwnerId>${image.owner ?? ACCOUNT}</imageOwnerId><rootDeviceName>${image.rootDeviceName}</rootDeviceName><blockDeviceMapping>${devices}</blockDeviceMapping>${tagSet(image.tags)}</item>`;
 }
 
 export function ec2Service(world: World): Service {
@@ -274,9 +274,14 @@ export function ec2Service(world: World): Service {
 				if (unknown !== undefined)
 					throw new AwsError("InvalidAMIID.NotFound", `The image id '[${unknown}]' does not exist`);
 				const wanted = filters(params);
+				// Owner.N=self: only this account's AMIs.
+				const owners = listParam(params, "Owner").map((owner) =>
+					owner === "self" ? ACCOUNT : owner,
+				);
 				const found = [...world.images.values()].filter(
 					(i) =>
 						(ids.length === 0 || ids.includes(i.id)) &&
+						(owners.length === 0 || owners.includes(i.owner ?? ACCOUNT)) &&
 						(!wanted.has("name") || wanted.get("name")?.includes(i.name)) &&
 						matchesTags(i.tags, wanted),
 				);

@@ -2,6 +2,7 @@
 import { ecrPublicService } from "./ecr-public.ts";
 import { imageBuilderService, releaseEc2Handlers } from "./release-services.ts";
 import { cloudFormationService, ebsService, ec2Service } from "./services.ts";
+import { ssmService } from "./ssm.ts";
 import { type Service, type StandIn, startStandIn } from "./stand-in.ts";
 import { createWorld, stackOutputs, type World } from "./world.ts";
 
@@ -19,6 +20,7 @@ export async function standInAccount(): Promise<{ world: World; standIn: StandIn
 		cloudformation: cloudFormationService(world),
 		"ecr-public": ecrPublicService(world),
 		imagebuilder: imageBuilderService(world),
+		ssm: ssmService(world),
 	});
 	return { world, standIn };
 }

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { SYSTEM_ARCHITECTURES } from "../../infra/vocabulary.ts";
+import type { ParameterRecord } from "./ssm.ts";
 
 export const ACCOUNT = "123456789012";
 /** The systems the stack distributes (nix/systems.json). */
@@ -52,6 +53,11 @@ export interface ImageRecord {
 	pollsUntilAvailable: number;
 	region: string;
 	public: boolean;
+	/** The account that owns it (default: ACCOUNT, the stand-in's own). */
+	owner?: string;
+	/** A copy's source (CopyImage, as Image Builder makes them). */
+	sourceImageId?: string;
+	sourceImageRegion?: string;
 }
 
 export interface InstanceRecord {
@@ -110,6 +116,8 @@ export interface World {
 	failNextDistribution?: string;
 	/** Regions where image block public access is on. */
 	blockPublicAccess: Set<string>;
+	/** SSM parameters by region (test/aws/ssm.ts). */
+	parameters: Map<string, Map<string, ParameterRecord>>;
 	nextId: (prefix: string) => string;
 }
 
@@ -130,6 +138,7 @@ export function createWorld(): World {
 		bootPolls: 1,
 		imageBuilderImages: new Map(),
 		blockPublicAccess: new Set(),
+		parameters: new Map(),
 		nextId: (prefix) => `${prefix}-${(++counter).toString(16).padStart(17, "0")}`,
 	};
 }

@@ -1,0 +1,204 @@
+import { Duration, Stack } from "aws-cdk-lib";
+import { PolicyDocument, PolicyStatement, Role } from "aws-cdk-lib/aws-iam";
+import type { Construct } from "constructs";
+import { ec2ImageArns } from "../arns.ts";
+import type { AmiDistribution } from "../distribution.ts";
+import { acceptWildcard } from "../findings.ts";
+import type { PublicRepository } from "../repository.ts";
+import {
+	ATTEMPT_TAG,
+	DISTRIBUTION_TAG,
+	MANAGED_BY,
+	PURPOSE_TAG,
+	RETRIES_TAG,
+	SMOKE_TEST_TAG,
+	SYSTEM_ARCHITECTURES,
+} from "../vocabulary.ts";
+import type { GitHubOidc } from "./oidc.ts";
+import { acceptReadStackOutputs, pushToRepository, readStackOutputs } from "./statements.ts";
+
+export interface ReleaseRoleProps {
+	github: GitHubOidc;
+	/** The GitHub environment of the release job, which builds nothing (not the deploy or publish role's). */
+	environment: string;
+	repository: PublicRepository;
+	distribution: AmiDistribution;
+}
+
+/**
+ * The role the release job makes things public with: exactly the calls
+ * `release` makes (test/roles.test.ts compares the two). It checks what
+ * publish recorded (reads), boots each AMI once (the smoke test), starts
+ * Image Builder's DistributeImage with this stack's configurations and role
+ * (which copies and shares), and pushes the container index and moving tags.
+ * It uploads and registers nothing: that is the publish role's.
+ */
+export class ReleaseRole extends Role {
+	constructor(scope: Construct, id: string, props: ReleaseRoleProps) {
+		const stack = Stack.of(scope);
+		super(scope, id, {
+			assumedBy: props.github.principal(props.environment),
+			description: `Releases nix-images ${props.github.describe(props.environment)}.`,
+			maxSessionDuration: Duration.hours(2),
+			inlinePolicies: {
+				Release: new PolicyDocument({ statements: releaseStatements(stack, props) }),
+			},
+		});
+		acceptReadStackOutputs(this);
+		acceptWildcard(
+			this,
+			"*",
+			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (checking the records, finding the smoke test's instances), GetEbsEncryptionByDefault and GetImageBlockPublicAccessState (whether public copies can be made), ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
+		);
+		acceptWildcard(
+			this,
+			`arn:<AWS::Partition>:ec2:${stack.region}::image/*`,
+			"Launching a smoke test from an AMI and tagging release's steps on it (only those tag keys) require the ManagedBy tag on the AMI, whose ID publish made.",
+		);
+		const ec2InHome = (resource: string) =>
+			`arn:<AWS::Partition>:ec2:${stack.region}:<AWS::AccountId>:${resource}/*`;
+		acceptWildcard(
+			this,
+			ec2InHome("instance"),
+			"A smoke-test instance's ID exists only after RunInstances; launching requires the ManagedBy and Purpose tags on the request, t3.nano or t4g.nano and IMDSv2; reading its console and terminating it require those tags on the instance.",
+		);
+		acceptWildcard(
+			this,
+			ec2InHome("volume"),
+			"The smoke-test instance's root volume is made by RunInstances; it must be tagged ManagedBy on launch.",
+		);
+		for (const resource of ["network-interface", "subnet", "security-group"]) {
+			acceptWildcard(
+				this,
+				ec2InHome(resource),
+				"RunInstances in the account's default VPC names its default subnet and security group and creates a network interface, none known in advance; the instance statement limits what may be launched.",
+			);
+		}
+		acceptWildcard(
+			this,
+			`arn:<AWS::Partition>:imagebuilder:${stack.region}:<AWS::AccountId>:image/*`,
+			"DistributeImage creates an Image Builder image whose ARN exists only after the call, and is authorized against it alone; GetImage, RetryImage and TagResource act on images of this account's Image Builder, which this stack uses only for its distributions. The source AMI cannot be restricted by IAM (CopyImage's and DistributeImage's permissions apply to the new image); release checks it against the records and its tags first.",
+		);
+	}
+}
+
+function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStatement[] {
+	const region = stack.region;
+	const { image } = ec2ImageArns(stack, region);
+	const ec2 = (resource: string) =>
+		stack.formatArn({ service: "ec2", region, resource, resourceName: "*" });
+	const managed = { [`aws:ResourceTag/${MANAGED_BY.key}`]: MANAGED_BY.value };
+	const smokeTestInstances = {
+		...managed,
+		[`aws:ResourceTag/${PURPOSE_TAG.key}`]: PURPOSE_TAG.value,
+	};
+	const imageBuilderImages = stack.formatArn({
+		service: "imagebuilder",
+		resource: "image",
+		resourceName: "*",
+	});
+	return [
+		new PolicyStatement({
+			sid: "CheckRecordsAndPublicSharing",
+			actions: [
+				"ec2:DescribeImages",
+				"ec2:DescribeSnapshots",
+				"ec2:DescribeInstances",
+				"ec2:GetEbsEncryptionByDefault",
+				"ec2:GetImageBlockPublicAccessState",
+			],
+			resources: ["*"],
+		}),
+		new PolicyStatement({
+			sid: "ReadWhatUsersGetNow",
+			// Which build each system's parameter names in the home region: release refuses older ones.
+			actions: ["ssm:GetParameter"],
+			resources: Object.values(props.distribution.parameterNames).map((name) =>
+				stack.formatArn({
+					service: "ssm",
+					resource: "parameter",
+					resourceName: name.slice(1),
+				}),
+			),
+		}),
+		new PolicyStatement({
+			sid: "LaunchSmokeTestInstances",
+			actions: ["ec2:RunInstances"],
+			resources: [ec2("instance")],
+			conditions: {
+				StringEquals: {
+					[`aws:RequestTag/${MANAGED_BY.key}`]: MANAGED_BY.value,
+					[`aws:RequestTag/${PURPOSE_TAG.key}`]: PURPOSE_TAG.value,
+					"ec2:InstanceType": Object.values(SYSTEM_ARCHITECTURES).map((system) => system.smoke),
+					"ec2:MetadataHttpTokens": "required",
+				},
+			},
+		}),
+		new PolicyStatement({
+			sid: "LaunchWithTaggedVolumes",
+			actions: ["ec2:RunInstances"],
+			resources: [ec2("volume")],
+			conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_BY.key}`]: MANAGED_BY.value } },
+		}),
+		new PolicyStatement({
+			sid: "LaunchOwnImages",
+			actions: ["ec2:RunInstances"],
+			resources: [image],
+			conditions: { StringEquals: managed },
+		}),
+		new PolicyStatement({
+			sid: "LaunchInTheDefaultNetwork",
+			actions: ["ec2:RunInstances"],
+			resources: [ec2("network-interface"), ec2("subnet"), ec2("security-group")],
+		}),
+		new PolicyStatement({
+			sid: "TagSmokeTestInstancesOnLaunch",
+			actions: ["ec2:CreateTags"],
+			resources: [ec2("instance"), ec2("volume")],
+			conditions: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
+		}),
+		new PolicyStatement({
+			sid: "WatchAndEndSmokeTestInstances",
+			actions: ["ec2:GetConsoleOutput", "ec2:TerminateInstances"],
+			resources: [ec2("instance")],
+			conditions: { StringEquals: smokeTestInstances },
+		}),
+		new PolicyStatement({
+			sid: "RecordReleaseStepsOnOwnImages",
+			actions: ["ec2:CreateTags"],
+			resources: [image],
+			conditions: {
+				StringEquals: managed,
+				// Only the tags that record release's steps on the private AMI.
+				"ForAllValues:StringEquals": {
+					"aws:TagKeys": [SMOKE_TEST_TAG, ATTEMPT_TAG, DISTRIBUTION_TAG, RETRIES_TAG],
+				},
+			},
+		}),
+		new PolicyStatement({
+			sid: "ReadOnlyThisStacksConfigurations",
+			// A dependent action of DistributeImage (Service Authorization Reference): what pins the configuration.
+			actions: ["imagebuilder:GetDistributionConfiguration"],
+			resources: Object.values(props.distribution.configurations).map((c) => c.attrArn),
+		}),
+		new PolicyStatement({
+			sid: "Distribute",
+			// Authorized against the new Image Builder image only.
+			actions: ["imagebuilder:DistributeImage"],
+			resources: [imageBuilderImages],
+		}),
+		new PolicyStatement({
+			sid: "FollowAndRetryDistributions",
+			actions: ["imagebuilder:GetImage", "imagebuilder:RetryImage", "imagebuilder:TagResource"],
+			resources: [imageBuilderImages],
+		}),
+		new PolicyStatement({
+			sid: "PassTheDistributionRole",
+			actions: ["iam:PassRole"],
+			resources: [props.distribution.executionRole.roleArn],
+			conditions: { StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" } },
+		}),
+		...pushToRepository(props.repository.repositoryArn),
+		readStackOutputs(stack),
+	];
+}

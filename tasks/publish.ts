@@ -28,7 +28,7 @@ export default async function publish(context: TaskContext<PublishOptions>) {
 			: undefined;
 	const ami =
 		parts.includes("vm") && !unbuilt("virtual-machine")
-			? prepareAmi(context, settings.lifecycleMaxAgeDays)
+			? await prepareAmi(context, settings.lifecycleMaxAgeDays)
 			: undefined;
 	if (ami === undefined && container === undefined) return;
 	await withDeployedStack(context, settings.stackName, async ({ clients, calls, stack }) => {

@@ -18,7 +18,17 @@ import { BLOCK_SIZE, leaveSnapshot, volumeOf, type World } from "./aws/world.ts"
 import { tempDir } from "./helpers.ts";
 
 const dir = tempDir("snapshot");
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** The files the uploads read, opened as publish opens them (and closed at the end). */
+const opened: number[] = [];
+function openImage(path: string): number {
+	const fd = openSync(path, "r");
+	opened.push(fd);
+	return fd;
+}
+afterAll(() => {
+	for (const fd of opened.splice(0)) closeSync(fd);
+	rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * A sparse image: holes, data at odd offsets (one straddling a block
@@ -68,7 +78,7 @@ describe("ensureSnapshot", () => {
 			calls: new AwsCalls(budget, false, () => {}),
 			ebs: clients.ebs,
 			ec2: clients.ec2,
-			imagePath: path,
+			imageFd: openImage(path),
 			sizeBytes: size,
 			buildId: "0123456789abcdef",
 			description: "test image",

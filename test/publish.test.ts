@@ -19,6 +19,7 @@ import {
 	projectCopy,
 	requireTool,
 	spawnRunner,
+	tempDir,
 } from "./helpers.ts";
 
 requireTool("nix", "apt-get install nix-bin");
@@ -29,6 +30,8 @@ const flake = fixtureFlake();
 const vmDir = join(project.dir, "outputs/main/virtual-machine", HOST);
 const amiJson = join(vmDir, "ami.json");
 const stateFile = join(vmDir, "publish-state.json");
+/** Files the refusal tests point the image's links at. */
+const dir = tempDir("publish-images");
 let world: World;
 let standIn: StandIn;
 
@@ -88,6 +91,7 @@ afterAll(async () => {
 	await standIn.stop();
 	project.dispose();
 	flake.dispose();
+	rmSync(dir, { recursive: true, force: true });
 });
 
 describe("publish", () => {
@@ -206,7 +210,7 @@ describe("publish", () => {
 		const bad = await publish(["--deprecate-days", "soon"]);
 		expect(bad.exitCode).toBe(2);
 		expect(bad.stderr).toContain(
-			'--deprecate-days must be a whole number of days from 1 to 36500, not "soon".',
+			'--deprecate-days must be a whole number of days from 1 to 3650 (AWS deprecates at most 10 years ahead), not "soon".',
 		);
 	});
 });
@@ -280,6 +284,146 @@ describe("publish refuses, in one sentence, before anything is uploaded", () => 
 		}
 		nothingUploaded();
 	});
+	/**
+	 * Runs `publish` with the image's links pointing elsewhere (nixos.img at
+	 * `disk`, or the build's result at another store path), then puts them back.
+	 */
+	async function publishWith(links: { disk?: string; result?: string; info?: object }) {
+		const moved: [string, string][] = [];
+		const swap = (name: string, target: string) => {
+			const path = join(vmDir, name);
+			rmSync(`${path}.saved`, { force: true });
+			Bun.spawnSync(["mv", path, `${path}.saved`]);
+			moved.push([path, `${path}.saved`]);
+			Bun.spawnSync(["ln", "-s", target, path]);
+		};
+		try {
+			if (links.result) swap("result", links.result);
+			if (links.disk) swap("nixos.img", links.disk);
+			if (links.info) {
+				const path = join(vmDir, "image-info.json");
+				const info = JSON.parse(readFileSync(path, "utf8"));
+				swap("image-info.json", join(dir, "info.json"));
+				writeFileSync(join(dir, "info.json"), JSON.stringify({ ...info, ...links.info }));
+			}
+			rmSync(stateFile, { force: true });
+			return await publish();
+		} finally {
+			for (const [path, saved] of moved.reverse()) {
+				rmSync(path, { force: true });
+				Bun.spawnSync(["mv", saved, path]);
+			}
+		}
+	}
+	/** A valid store path holding `bytes` as nixos.img (and the fixture's metadata for it), as `nix-store --add` makes it. */
+	function storeImage(name: string, bytes: Buffer): string {
+		const build = join(dir, name);
+		rmSync(build, { recursive: true, force: true });
+		Bun.spawnSync(["mkdir", "-p", join(build, "nix-support")]);
+		writeFileSync(join(build, "nixos.img"), bytes);
+		const info = JSON.parse(readFileSync(join(vmDir, "image-info.json"), "utf8"));
+		writeFileSync(
+			join(build, "nix-support/image-info.json"),
+			JSON.stringify({
+				...info,
+				logical_bytes: String(bytes.length),
+				sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex"),
+			}),
+		);
+		const added = Bun.spawnSync(["nix-store", "--add", build], { stderr: "pipe" });
+		if (added.exitCode !== 0) throw new Error(added.stderr.toString());
+		return added.stdout.toString().trim();
+	}
+
+	test("when nixos.img is not a regular file: a directory, a FIFO, a device", async () => {
+		const fifo = join(dir, "fifo");
+		rmSync(fifo, { force: true });
+		Bun.spawnSync(["mkfifo", fifo]);
+		for (const [disk, what] of [
+			[dir, "is a directory, not a disk image"],
+			[fifo, "is a FIFO, not a disk image"],
+			["/dev/zero", "is a character device, not a disk image"],
+		] as const) {
+			const run = await publishWith({ disk });
+			expect(run.exitCode).toBe(1);
+			expect(run.stderr).toContain(
+				`✗ Task "publish" failed: outputs/main/virtual-machine/${HOST}/nixos.img ${what}; publish takes the disk image Nix built: bun task virtual-machine --system ${HOST}.`,
+			);
+		}
+		nothingUploaded();
+	});
+
+	test("when nixos.img resolves outside the build's store path, even with metadata that matches it", async () => {
+		const shadow = readFileSync("/etc/shadow");
+		const run = await publishWith({
+			disk: "/etc/shadow",
+			info: {
+				logical_bytes: String(shadow.length),
+				sha256: new Bun.CryptoHasher("sha256").update(shadow).digest("hex"),
+			},
+		});
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`nixos.img resolves to /etc/shadow, which is not inside the build's own valid Nix store path (outputs/main/virtual-machine/${HOST}/result)`,
+		);
+		expect(run.stderr).not.toContain(shadow.toString().split(":")[0] ?? "root");
+		// A store path's shape is not enough: it must be one the store knows.
+		const fake = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-fake";
+		Bun.spawnSync(["mkdir", "-p", join(fake, "nix-support")]);
+		Bun.spawnSync(["cp", join(vmDir, "nixos.img"), join(fake, "nixos.img")]);
+		Bun.spawnSync([
+			"cp",
+			join(vmDir, "image-info.json"),
+			join(fake, "nix-support/image-info.json"),
+		]);
+		try {
+			const unknown = await publishWith({ result: fake });
+			expect(unknown.exitCode).toBe(1);
+			expect(unknown.stderr).toContain(`resolves to ${fake}/nixos.img, which is not inside`);
+		} finally {
+			rmSync(fake, { recursive: true, force: true });
+		}
+		nothingUploaded();
+	});
+
+	test("when the image is empty, not whole sectors, or has no GPT", async () => {
+		for (const [bytes, what] of [
+			[Buffer.alloc(0), "is empty (0 bytes)"],
+			[Buffer.alloc(1000, 1), "is 1000 bytes, not a whole number of 512-byte sectors"],
+			[Buffer.alloc(1024, 0), "has no protective MBR and GPT header, so it is no UEFI disk image"],
+		] as const) {
+			const run = await publishWith({ result: storeImage(`image-${bytes.length}`, bytes) });
+			expect(run.exitCode).toBe(1);
+			expect(run.stderr).toContain(`nixos.img ${what}; publish takes the disk image Nix built`);
+			expect(run.stderr).not.toContain("NaN");
+		}
+		nothingUploaded();
+	});
+
+	test("when the AMI name would be refused by AWS, or the deprecation is beyond AWS's limits", async () => {
+		for (const [label, problem] of [
+			[
+				"x".repeat(120),
+				`is ${`nixos-${"x".repeat(120)}-${HOST}-`.length + 16} characters long, and AWS allows 3 to 128`,
+			],
+			['26.05";<script>', "has characters AWS does not allow in an AMI name"],
+		] as const) {
+			const run = await publishWith({ info: { label } });
+			expect(run.exitCode).toBe(1);
+			expect(run.stderr).toContain(problem);
+			expect(run.stderr).toContain("fix the image's label (system.nixos.label) and rebuild it");
+		}
+		const far = await publish(["--deprecate-days", "4000"]);
+		expect(far.exitCode).toBe(2);
+		expect(far.stderr).toContain("--deprecate-days must be a whole number of days from 1 to 3650");
+		const publicTooLong = await publish(["--deprecate-days", "800"]);
+		expect(publicTooLong.exitCode).toBe(1);
+		expect(publicTooLong.stderr).toContain(
+			"The stack's AMIs are public, and AWS deprecates public AMIs at most 730 days (2 years) after their creation, not 800; pass --deprecate-days 730 or fewer",
+		);
+		nothingUploaded();
+	});
+
 	test("when there is no image: it names the task that builds it", async () => {
 		const bare = projectCopy();
 		const run = await bunTask(["publish", "--only", "vm"], {

@@ -2,7 +2,7 @@
  * A raw disk image as EBS sees it: 512 KiB blocks, of which only those that
  * hold data need sending (a freshly made ext4 image is mostly zeros).
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 
 /** The EBS direct APIs' block size. */
 export const BLOCK_SIZE = 512 * 1024;
@@ -48,18 +48,18 @@ export class BlockPool {
 }
 
 /**
- * The blocks of `path` that are not all zeros, in order; `onZero` is told of
- * each skipped one. Each yielded buffer comes from `pool`, and the caller
- * gives it back when done with it. Reads are synchronous (fast, no promise
- * per block), with a yield to the event loop every few blocks, so requests in
- * flight keep moving while zeros are skipped.
+ * The blocks of the open file `fd` that are not all zeros, in order (from
+ * `first` on); `onZero` is told of each skipped one. Each yielded buffer
+ * comes from `pool`, and the caller gives it back when done with it. Reads
+ * are synchronous (fast, no promise per block), with a yield to the event
+ * loop every few blocks, so requests in flight keep moving while zeros are
+ * skipped. The caller opens and closes the file: the one it checked.
  */
 export async function* dataBlocks(
-	path: string,
+	fd: number,
 	onZero: (index: number) => void = () => {},
 	pool: BlockPool = new BlockPool(1),
 ) {
-	const fd = openSync(path, "r");
 	let buffer: Buffer | undefined = await pool.take();
 	try {
 		for (let index = 0; buffer !== undefined; index++) {
@@ -79,7 +79,6 @@ export async function* dataBlocks(
 		}
 	} finally {
 		if (buffer !== undefined) pool.give(buffer);
-		closeSync(fd);
 	}
 }
 
@@ -95,11 +94,11 @@ function readFully(fd: number, buffer: Buffer, position: number): number {
 }
 
 /** How many blocks hold data and how many are zeros: the upload plan, without sending anything. */
-export async function uploadPlan(path: string): Promise<{ data: number; zero: number }> {
+export async function uploadPlan(fd: number): Promise<{ data: number; zero: number }> {
 	let zero = 0;
 	let data = 0;
 	const pool = new BlockPool(1);
-	for await (const block of dataBlocks(path, () => zero++, pool)) {
+	for await (const block of dataBlocks(fd, () => zero++, pool)) {
 		data++;
 		pool.give(block.data);
 	}

@@ -19,6 +19,24 @@ import { HOME_REGION, SYSTEM_ARCHITECTURES, type System } from "../vocabulary.ts
 
 const DAY_MS = 24 * 60 * 60_000;
 
+/** What EC2 allows in an AMI name (RegisterImage: 3–128 of these characters). */
+const AMI_NAME_CHARACTERS = /^[A-Za-z0-9()[\] ./\-'@_]+$/;
+
+/**
+ * Why EC2 would refuse `name` as an AMI name, or undefined when it would
+ * not: checked before anything is uploaded, since RegisterImage comes last.
+ */
+export function amiNameProblem(name: string): string | undefined {
+	if (name.length < 3 || name.length > 128) {
+		return `is ${name.length} characters long, and AWS allows 3 to 128`;
+	}
+	if (!AMI_NAME_CHARACTERS.test(name)) {
+		const refused = [...new Set([...name].filter((c) => !AMI_NAME_CHARACTERS.test(c)))];
+		return `has characters AWS does not allow in an AMI name (${JSON.stringify(refused.join(""))}; it allows letters, digits, spaces and ( ) [ ] . / - ' @ _)`;
+	}
+	return undefined;
+}
+
 export interface ImageRequest {
 	calls: AwsCalls;
 	ec2: EC2Client;

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
 	CompleteSnapshotCommand,
@@ -25,6 +25,8 @@ const dir = tempDir("snapshot-unit");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const image = join(dir, "one-block.img");
 writeFileSync(image, Buffer.concat([Buffer.from("data"), Buffer.alloc(BLOCK_SIZE)]));
+const imageFd = openSync(image, "r");
+afterAll(() => closeSync(imageFd));
 
 function run(state: SnapshotState, dryRun = false, log: (line: string) => void = () => {}) {
 	const saved: SnapshotState[] = [];
@@ -32,7 +34,7 @@ function run(state: SnapshotState, dryRun = false, log: (line: string) => void =
 		calls: new AwsCalls(new RetryBudget(), dryRun, log),
 		ebs: new EBSClient({ region: "us-east-1" }),
 		ec2: new EC2Client({ region: "us-east-1" }),
-		imagePath: image,
+		imageFd: imageFd,
 		sizeBytes: BLOCK_SIZE + 4,
 		buildId: "0123456789abcdef",
 		description: "d",

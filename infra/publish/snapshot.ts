@@ -62,7 +62,8 @@ export interface SnapshotRequest {
 	calls: AwsCalls;
 	ebs: EBSClient;
 	ec2: EC2Client;
-	imagePath: string;
+	/** The image, open for reading: the very file that was checked. */
+	imageFd: number;
 	sizeBytes: number;
 	/** Identifies the build: the ClientToken is derived from it. */
 	buildId: string;
@@ -190,7 +191,7 @@ async function putBlocks(
 	startedAt: number,
 	progress: UploadProgress,
 ): Promise<Map<number, Buffer>> {
-	const { calls, ebs, imagePath, onProgress } = request;
+	const { calls, ebs, imageFd, onProgress } = request;
 	const now = request.now ?? Date.now;
 	const digests = new Map<number, Buffer>();
 	const inFlight = new Set<Promise<void>>();
@@ -204,7 +205,7 @@ async function putBlocks(
 		progress.blocksSkipped++;
 		onProgress?.(progress);
 	};
-	for await (const { index, data } of dataBlocks(imagePath, skip, pool)) {
+	for await (const { index, data } of dataBlocks(imageFd, skip, pool)) {
 		if (failure !== undefined) {
 			pool.give(data);
 			break;
@@ -318,7 +319,7 @@ async function waitCompleted(request: SnapshotRequest, snapshotId: string): Prom
  * machine remembers (request.state) counts only for the same build.
  */
 export async function ensureSnapshot(request: SnapshotRequest): Promise<SnapshotResult> {
-	const { calls, ec2, imagePath, sizeBytes } = request;
+	const { calls, ec2, imageFd, sizeBytes } = request;
 	// A rebuilt image: what an interrupted run of the previous build left here is not this build's.
 	const token = request.state.clientToken;
 	if (token !== undefined && !token.startsWith(tokenPrefix(request.buildId))) remember(request, {});
@@ -340,7 +341,7 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 	const pending = snapshots.find((s) => s.State === "pending");
 
 	if (calls.dryRun) {
-		const plan = await uploadPlan(imagePath);
+		const plan = await uploadPlan(imageFd);
 		if (pending?.SnapshotId) calls.log(`would resume pending snapshot ${pending.SnapshotId}`);
 		else await startSnapshot(request);
 		const snapshotId = pending?.SnapshotId ?? "(new snapshot)";

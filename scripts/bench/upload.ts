@@ -4,6 +4,7 @@
  * JSON: seconds and bytes sent.
  */
 
+import { openSync } from "node:fs";
 import { ensureSnapshot } from "../../infra/publish/snapshot.ts";
 import { AwsCalls } from "../../infra/sdk/calls.ts";
 import { RetryBudget } from "../../infra/sdk/retry.ts";
@@ -21,7 +22,7 @@ const result = await ensureSnapshot({
 	calls: new AwsCalls(new RetryBudget(), false, () => {}),
 	ebs: clients.ebs,
 	ec2: clients.ec2,
-	imagePath,
+	imageFd: openSync(imagePath, "r"),
 	sizeBytes: Bun.file(imagePath).size,
 	buildId,
 	description: "bench",

@@ -37,3 +37,31 @@ export async function deleteStorePaths(
 	}
 	throw commandFailed(run);
 }
+
+/** A store path's shape: <store dir>/<32-character hash>-<name>, nothing below it. */
+const STORE_PATH = /^\/.+\/[0-9a-df-np-sv-z]{32}-[^/]+$/;
+
+/**
+ * Whether `path` is a valid path of the local Nix store (built or
+ * substituted, registered, not garbage): `nix path-info --offline` knows it.
+ * A read; it runs under --dry-run too.
+ */
+export async function validStorePath(
+	{ $ }: Pick<TaskContext, "$">,
+	path: string,
+): Promise<boolean> {
+	if (!STORE_PATH.test(path)) return false;
+	requireNixTool();
+	const run = await $({
+		quiet: true,
+		probe: true,
+		nothrow: true,
+	})`nix ${NIX_FEATURES} path-info --json --offline ${path}`;
+	if (run.exitCode !== 0) return false;
+	try {
+		const [info] = JSON.parse(run.stdout) as { path?: string; valid?: boolean; narHash?: string }[];
+		return info?.path === path && info.valid !== false && typeof info.narHash === "string";
+	} catch {
+		return false;
+	}
+}

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { requireUnencryptedByDefault } from "../../infra/account/encryption.ts";
 import { BLOCK_SIZE } from "../../infra/publish/blocks.ts";
-import { ensureImage } from "../../infra/publish/image.ts";
+import { amiNameProblem, ensureImage } from "../../infra/publish/image.ts";
 import {
 	ensureSnapshot,
 	type SnapshotState,
@@ -14,13 +14,18 @@ import {
 } from "../../infra/publish/snapshot.ts";
 import type { AwsCalls } from "../../infra/sdk/calls.ts";
 import type { StackOutputs } from "../../infra/sdk/stack-outputs.ts";
-import { MANAGED_BY, type System } from "../../infra/vocabulary.ts";
+import {
+	MANAGED_BY,
+	MAX_DEPRECATION_DAYS,
+	MAX_PUBLIC_DEPRECATION_DAYS,
+	type System,
+} from "../../infra/vocabulary.ts";
 import type { PublishClients } from "../aws/clients.ts";
 import { readJson, writeJsonAtomically } from "../project/files.ts";
 import { amiName, buildIdOf } from "../project/names.ts";
 import { publishOutput } from "../project/outputs.ts";
-import { readVmImage, type Verified, type VmImage } from "../project/vm-image.ts";
-import { UsageError } from "../runner/errors.ts";
+import { openVmImage, type Verified, type VmImage } from "../project/vm-image.ts";
+import { TaskError, UsageError } from "../runner/errors.ts";
 import { createProgress, formatBytes, formatSeconds } from "../runner/progress.ts";
 import type { TaskContext } from "../runner/task.ts";
 
@@ -45,20 +50,21 @@ export interface AmiRecord {
 
 function deprecateDays(given: string | undefined, fallback: number): number {
 	if (given === undefined) return fallback;
-	if (!/^\d+$/.test(given) || Number(given) < 1 || Number(given) > 36500) {
+	if (!/^\d+$/.test(given) || Number(given) < 1 || Number(given) > MAX_DEPRECATION_DAYS) {
 		throw new UsageError(
-			`--deprecate-days must be a whole number of days from 1 to 36500, not "${given}".`,
+			`--deprecate-days must be a whole number of days from 1 to ${MAX_DEPRECATION_DAYS} (AWS deprecates at most 10 years ahead), not "${given}".`,
 		);
 	}
 	return Number(given);
 }
 
 function describeUpload(progress: UploadProgress, startedMs: number): string {
-	const done = progress.blocksSent + progress.blocksSkipped;
+	const total = Math.max(progress.totalBlocks, 1);
+	const done = Math.min(progress.blocksSent + progress.blocksSkipped, total);
 	const seconds = (Date.now() - startedMs) / 1000;
 	const rate = progress.bytesSent / Math.max(seconds, 0.001);
-	const eta = done > 0 ? (seconds / done) * (progress.totalBlocks - done) : Number.NaN;
-	return `${progress.blocksSent} blocks sent, ${progress.blocksSkipped} skipped (zeros), of ${progress.totalBlocks} (${Math.floor((100 * done) / progress.totalBlocks)}%), ${(rate / 1e6).toFixed(1)} MB/s${Number.isNaN(eta) ? "" : `, ETA ${formatSeconds(eta)}`}`;
+	const eta = done > 0 ? (seconds / done) * (total - done) : undefined;
+	return `${progress.blocksSent} blocks sent, ${progress.blocksSkipped} skipped (zeros), of ${progress.totalBlocks} (${Math.floor((100 * done) / total)}%), ${(rate / 1e6).toFixed(1)} MB/s${eta === undefined ? "" : `, ETA ${formatSeconds(eta)}`}`;
 }
 
 type AmiContext = TaskContext<{ system: string; "deprecate-days": string | undefined }>;
@@ -73,8 +79,11 @@ export interface AmiPlan {
 	save: (next: PublishState) => void;
 }
 
-/** Locks the image's outputs, checks the image against its metadata (hashing it once) and the options. */
-export function prepareAmi(context: AmiContext, lifecycleMaxAgeDays: number): AmiPlan {
+/** Locks the image's outputs, checks the image file and its metadata (hashing it once) and the options. */
+export async function prepareAmi(
+	context: AmiContext,
+	lifecycleMaxAgeDays: number,
+): Promise<AmiPlan> {
 	const { options, root, dryRun, lock } = context;
 	const system = options.system as System;
 	const days = deprecateDays(options["deprecate-days"], lifecycleMaxAgeDays);
@@ -88,8 +97,21 @@ export function prepareAmi(context: AmiContext, lifecycleMaxAgeDays: number): Am
 		if (!dryRun) writeJsonAtomically(output.state, state, 0o600);
 	};
 	const hashing = createProgress({ prefix: `${context.task}: ` });
-	const { image, verified } = readVmImage(root, system, state.verified, (bytes, total) =>
-		hashing.update(`verifying nixos.img: ${formatBytes(bytes)} of ${formatBytes(total)} hashed`),
+	const { image, verified } = await openVmImage(
+		context,
+		system,
+		state.verified,
+		(label) => {
+			// The name RegisterImage gets, known but for the build id (16 characters) before anything is hashed.
+			const problem = amiNameProblem(amiName(label, system, "0".repeat(16)));
+			if (problem !== undefined) {
+				throw new TaskError(
+					`The AMI name publish would register for NixOS label ${JSON.stringify(label)} ${problem}; fix the image's label (system.nixos.label) and rebuild it: bun task virtual-machine --system ${system}.`,
+				);
+			}
+		},
+		(bytes, total) =>
+			hashing.update(`verifying nixos.img: ${formatBytes(bytes)} of ${formatBytes(total)} hashed`),
 	);
 	hashing.done();
 	save({ verified });
@@ -110,6 +132,11 @@ export async function publishAmi(
 ): Promise<AmiRecord | undefined> {
 	const { root, dryRun, log } = context;
 	const { system, output, image, state, save } = plan;
+	if (stack.PublicAmis === "true" && plan.deprecateDays > MAX_PUBLIC_DEPRECATION_DAYS) {
+		throw new TaskError(
+			`The stack's AMIs are public, and AWS deprecates public AMIs at most ${MAX_PUBLIC_DEPRECATION_DAYS} days (2 years) after their creation, not ${plan.deprecateDays}; pass --deprecate-days ${MAX_PUBLIC_DEPRECATION_DAYS} or fewer (or lower the lifecycleMaxAgeDays setting).`,
+		);
+	}
 	if (stack.PublicAmis === "true")
 		await requireUnencryptedByDefault(calls, clients.ec2, clients.region);
 
@@ -134,7 +161,7 @@ export async function publishAmi(
 		calls,
 		ebs: clients.ebs,
 		ec2: clients.ec2,
-		imagePath: image.path,
+		imageFd: image.fd,
 		sizeBytes: image.sizeBytes,
 		buildId,
 		description: `NixOS ${image.label} ${system}, nix-images build ${buildId}`,

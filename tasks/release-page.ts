@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { readJson } from "./project/files.ts";
 import { releaseOutput } from "./project/outputs.ts";
-import { checkManifest } from "./release/manifest.ts";
+import { checkManifest } from "./release/manifest-check.ts";
 import { writePage } from "./release/page.ts";
 import { TaskError } from "./runner/errors.ts";
 import type { TaskContext } from "./runner/task.ts";

@@ -31,13 +31,13 @@ import { indexContainers, moveContainerTags, planIndex } from "./release/contain
 import { readPublished } from "./release/inputs.ts";
 import {
 	amiTable,
-	checkManifest,
 	containerSection,
 	type ReleaseManifest,
 	releaseIdOf,
 	type SystemRelease,
 	summaryMarkdown,
 } from "./release/manifest.ts";
+import { checkManifest } from "./release/manifest-check.ts";
 import { writePage } from "./release/page.ts";
 import { UsageError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";

@@ -6,7 +6,11 @@
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { ensureSnapshot, type SnapshotState } from "../infra/publish/snapshot.ts";
+import {
+	ensureSnapshot,
+	type SnapshotRequest,
+	type SnapshotState,
+} from "../infra/publish/snapshot.ts";
 import { AwsCalls } from "../infra/sdk/calls.ts";
 import { PublishError } from "../infra/sdk/errors.ts";
 import { DEFAULT_RETRY_POLICY, RetryBudget } from "../infra/sdk/retry.ts";
@@ -72,6 +76,7 @@ describe("ensureSnapshot", () => {
 		size: number,
 		state: SnapshotState = {},
 		budget = new RetryBudget(FAST),
+		settings: Partial<Pick<SnapshotRequest, "concurrency" | "checkpoints">> = {},
 	) {
 		const saved: SnapshotState[] = [];
 		const result = ensureSnapshot({
@@ -86,6 +91,7 @@ describe("ensureSnapshot", () => {
 			state,
 			saveState: (next) => saved.push(next),
 			concurrency: 4,
+			...settings,
 		});
 		return { result, saved };
 	}
@@ -99,6 +105,7 @@ describe("ensureSnapshot", () => {
 			totalBlocks: 10,
 			blocksSent: 5,
 			blocksSkipped: 5,
+			blocksResumed: 0,
 			bytesSent: 5 * BLOCK_SIZE,
 		});
 		const snapshot = world.snapshots.get(done.snapshotId);
@@ -172,19 +179,76 @@ describe("ensureSnapshot", () => {
 		expect(error.name).toBe("ResourceNotFoundException");
 	});
 
-	test("a failure deletes the snapshot it started, and says what kept failing", async () => {
+	test("a failure no re-run gets past deletes the snapshot it started", async () => {
 		const image = sparseImage("fails.img");
-		standIn.faults.push({ operation: "PutSnapshotBlock", kind: "5xx", times: 100 });
-		const budget = new RetryBudget({ ...FAST, maxAttempts: 3 });
-		const { result, saved } = upload(image.path, image.size, {}, budget);
+		standIn.faults.push({
+			operation: "PutSnapshotBlock",
+			kind: "error",
+			error: new AwsError("ValidationException", "The checksum does not match the data."),
+		});
+		const { result, saved } = upload(image.path, image.size);
 		const error = await result.catch((e) => e);
-		expect(error).toBeInstanceOf(PublishError);
-		expect(error.message).toMatch(
-			/^PutSnapshotBlock kept failing \(InternalServerException: We encountered an internal error\.\) after 3 attempt\(s\)/,
-		);
+		expect(error.name).toBe("ValidationException");
 		expect(world.snapshots.size).toBe(0);
 		expect(world.deletedSnapshots).toHaveLength(1);
 		expect(saved.at(-1)).toEqual({});
+	});
+
+	test("a storm of 5xx keeps the pending snapshot and what AWS acknowledged, and says what kept failing and what a re-run does", async () => {
+		const image = sparseImage("storm.img");
+		// Two blocks get through, then every attempt fails.
+		standIn.faults.push({ operation: "PutSnapshotBlock", kind: "5xx", times: 100, after: 2 });
+		const budget = new RetryBudget({ ...FAST, maxAttempts: 3 });
+		const settings = { concurrency: 1, checkpoints: { everyMs: 60_000, everyBlocks: 1000 } };
+		const { result, saved } = upload(image.path, image.size, {}, budget, settings);
+		const error = await result.catch((e) => e);
+		expect(error).toBeInstanceOf(PublishError);
+		expect(error.message).toMatch(
+			/^The upload stopped \(PutSnapshotBlock kept failing \(InternalServerException: We encountered an internal error\.\) after 3 attempt\(s\) and \d+ retries in this run\)\. Snapshot snap-\w+ is kept, pending, until \d{4}-\d\d-\d\dT[\d:.]+Z: fix that and run the task again before then on this machine, and it sends only the blocks AWS has not acknowledged yet \(2 it has\); after that, or on another machine, it sends every block again\.$/,
+		);
+		const [snapshot] = world.snapshots.values();
+		expect(snapshot?.state).toBe("pending");
+		expect(world.deletedSnapshots).toHaveLength(0);
+		const state = saved.at(-1) as SnapshotState;
+		expect(state).toMatchObject({ snapshotId: snapshot?.id, acknowledged: { count: 2 } });
+
+		// The re-run on this machine sends only the other three, and the snapshot is whole.
+		standIn.faults.splice(0);
+		const calls = standIn.calls.length;
+		const resumed = await upload(image.path, image.size, state).result;
+		expect(resumed.snapshotId).toBe(snapshot?.id as string);
+		expect(resumed.progress).toMatchObject({ blocksSent: 3, blocksResumed: 2 });
+		expect(standIn.calls.slice(calls).filter((c) => c === "ebs:PutSnapshotBlock")).toHaveLength(3);
+		expect(volumeOf(world.snapshots.get(resumed.snapshotId) as never, image.size)).toEqual(
+			readFileSync(image.path),
+		);
+	});
+
+	test("credentials that expire mid-upload keep the snapshot; another machine (no checkpoint) sends every block", async () => {
+		const image = sparseImage("expired.img");
+		standIn.faults.push({
+			operation: "PutSnapshotBlock",
+			kind: "error",
+			after: 3,
+			times: 100,
+			error: new AwsError(
+				"ExpiredTokenException",
+				"The security token included in the request is expired",
+				403,
+			),
+		});
+		const { result } = upload(image.path, image.size, {}, new RetryBudget(FAST), {
+			concurrency: 1,
+		});
+		const error = await result.catch((e) => e);
+		expect(error.message).toContain(
+			"The upload stopped (ExpiredTokenException: The security token included in the request is expired).",
+		);
+		expect([...world.snapshots.values()].map((s) => s.state)).toEqual(["pending"]);
+		standIn.faults.splice(0);
+		const elsewhere = await upload(image.path, image.size, {}).result;
+		expect(elsewhere.progress).toMatchObject({ blocksSent: 5, blocksResumed: 0 });
+		expect(world.snapshots.get(elsewhere.snapshotId)?.state).toBe("completed");
 	});
 
 	test("a pending snapshot left by a crash is resumed; one in error is deleted and replaced", async () => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { crashAfter, type StandIn } from "./aws/stand-in.ts";
+import { AwsError, crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import { leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
 import {
@@ -435,6 +435,43 @@ describe("publish refuses, in one sentence, before anything is uploaded", () => 
 		expect(run.stderr).toContain(
 			`outputs/main/virtual-machine/${HOST}/nixos.img is missing; build the image first: bun task virtual-machine --system ${HOST}.`,
 		);
+	});
+});
+
+describe("an upload that stops for a reason a re-run can fix", () => {
+	beforeEach(freshAccount);
+
+	test("keeps the pending snapshot, says until when a re-run resumes it, and the re-run sends only the rest", async () => {
+		// The first block gets through; then the credentials have expired.
+		standIn.faults.push({
+			operation: "PutSnapshotBlock",
+			kind: "error",
+			after: 1,
+			times: 100,
+			error: new AwsError(
+				"ExpiredTokenException",
+				"The security token included in the request is expired",
+				403,
+			),
+		});
+		const stopped = await publish();
+		expect(stopped.exitCode).toBe(1);
+		expect(stopped.stderr).toMatch(
+			/✗ Task "publish" failed: The upload stopped \(ExpiredTokenException: The security token included in the request is expired\)\. Snapshot snap-\w+ is kept, pending, until [\dT:.-]+Z: fix that and run the task again before then on this machine, and it sends only the blocks AWS has not acknowledged yet \(1 it has\); after that, or on another machine, it sends every block again\./,
+		);
+		expect([...world.snapshots.values()].map((s) => s.state)).toEqual(["pending"]);
+		expect(world.deletedSnapshots).toEqual([]);
+		expect(existsSync(amiJson)).toBe(false);
+
+		standIn.faults.splice(0);
+		const before = standIn.calls.length;
+		const resumed = await publish();
+		expect(resumed.exitCode).toBe(0);
+		const again = standIn.calls.slice(before);
+		expect(again.filter((call) => call === "ebs:PutSnapshotBlock")).toHaveLength(1);
+		expect(again).not.toContain("ebs:StartSnapshot");
+		expect(resumed.stderr).toContain("1 blocks an earlier run sent were not sent again");
+		expectOneSnapshotAndOneAmi();
 	});
 });
 

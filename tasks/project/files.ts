@@ -17,7 +17,11 @@ import { join } from "node:path";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
 
-/** A JSON file's content, or a TaskError that names the file and what is wrong with it. */
+/**
+ * A JSON file's object, or a TaskError that names the file and what is wrong
+ * with it. Never a word of its content: the file may be a link to one that
+ * is not ours to show (a parser's message quotes what it choked on).
+ */
 export function readJson(path: string): Record<string, unknown> {
 	let text: string;
 	try {
@@ -27,16 +31,23 @@ export function readJson(path: string): Record<string, unknown> {
 		throw new TaskError(
 			code === "ENOENT"
 				? `${path} is missing; restore it (\`git checkout -- <file>\` in a checkout) and run the task again.`
-				: `${path} cannot be read (${code ?? (error as Error).message}); fix it and run the task again.`,
+				: code === "EISDIR"
+					? `${path} is a directory, not a JSON file; move it away and run the task again.`
+					: `${path} cannot be read (${code ?? (error as Error).message}); fix it and run the task again.`,
 		);
 	}
+	let value: unknown;
 	try {
-		return JSON.parse(text);
-	} catch (error) {
+		value = JSON.parse(text);
+	} catch {
+		throw new TaskError(`${path} is not valid JSON; fix it and run the task again.`);
+	}
+	if (typeof value !== "object" || value === null || Array.isArray(value)) {
 		throw new TaskError(
-			`${path} is not valid JSON (${(error as Error).message}); fix it and run the task again.`,
+			`${path} holds JSON that is not an object (${value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`}); fix it and run the task again.`,
 		);
 	}
+	return value as Record<string, unknown>;
 }
 
 /** Replaces `path` with a symlink to `target` in one rename, so it is never missing. */

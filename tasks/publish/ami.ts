@@ -64,7 +64,8 @@ function describeUpload(progress: UploadProgress, startedMs: number): string {
 	const seconds = (Date.now() - startedMs) / 1000;
 	const rate = progress.bytesSent / Math.max(seconds, 0.001);
 	const eta = done > 0 ? (seconds / done) * (total - done) : undefined;
-	return `${progress.blocksSent} blocks sent, ${progress.blocksSkipped} skipped (zeros), of ${progress.totalBlocks} (${Math.floor((100 * done) / total)}%), ${(rate / 1e6).toFixed(1)} MB/s${eta === undefined ? "" : `, ETA ${formatSeconds(eta)}`}`;
+	const resumed = progress.blocksResumed > 0 ? `, ${progress.blocksResumed} sent before` : "";
+	return `${progress.blocksSent} blocks sent${resumed}, ${progress.blocksSkipped} skipped (zeros), of ${progress.totalBlocks} (${Math.floor((100 * done) / total)}%), ${(rate / 1e6).toFixed(1)} MB/s${eta === undefined ? "" : `, ETA ${formatSeconds(eta)}`}`;
 }
 
 type AmiContext = TaskContext<{ system: string; "deprecate-days": string | undefined }>;
@@ -169,15 +170,25 @@ export async function publishAmi(
 		state: state.snapshot ?? {},
 		saveState: (snapshotState) => save({ snapshot: snapshotState }),
 		onProgress: (progress) => upload.update(describeUpload(progress, started)),
+		// Ctrl-C mid-upload: what AWS acknowledged is saved, so a re-run sends only the rest.
+		onUploading: (snapshotId, flush) =>
+			context.cleanup(async () => {
+				flush();
+				log(
+					`the upload stopped: snapshot ${snapshotId} is kept, pending; a re-run on this machine within its hour sends only the blocks AWS has not acknowledged.`,
+				);
+			}),
 	});
 	upload.done();
 	const seconds = (Date.now() - started) / 1000;
 	if (snapshot.reused) {
 		log(`snapshot ${snapshot.snapshotId} of this build is already complete: nothing sent.`);
 	} else if (!dryRun) {
-		const { bytesSent, blocksSkipped } = snapshot.progress;
+		const { bytesSent, blocksSkipped, blocksResumed } = snapshot.progress;
+		const resumed =
+			blocksResumed > 0 ? `; ${blocksResumed} blocks an earlier run sent were not sent again` : "";
 		log(
-			`snapshot ${snapshot.snapshotId}: sent ${formatBytes(bytesSent)} of the image's ${formatBytes(image.sizeBytes)} (${((100 * bytesSent) / image.sizeBytes).toFixed(0)}%; ${blocksSkipped} zero blocks of ${formatBytes(BLOCK_SIZE)} skipped) in ${formatSeconds(seconds)} (${(bytesSent / Math.max(seconds, 0.001) / 1e6).toFixed(1)} MB/s).`,
+			`snapshot ${snapshot.snapshotId}: sent ${formatBytes(bytesSent)} of the image's ${formatBytes(image.sizeBytes)} (${((100 * bytesSent) / image.sizeBytes).toFixed(0)}%; ${blocksSkipped} zero blocks of ${formatBytes(BLOCK_SIZE)} skipped${resumed}) in ${formatSeconds(seconds)} (${(bytesSent / Math.max(seconds, 0.001) / 1e6).toFixed(1)} MB/s).`,
 		);
 	}
 

@@ -4,7 +4,6 @@
  * last, with the table a person reads.
  */
 import { createHash } from "node:crypto";
-import { TaskError } from "../runner/errors.ts";
 import type { CheckedAmi, CheckedContainer } from "./checks.ts";
 import type { ContainerIndex } from "./containers.ts";
 
@@ -125,53 +124,4 @@ export function summaryMarkdown(manifest: ReleaseManifest): string {
 		);
 	}
 	return `${lines.join("\n")}\n`;
-}
-
-/**
- * A release.json read back (to render its page again): the fields the page
- * shows must be there, or one sentence says which are not.
- */
-export function checkManifest(value: Record<string, unknown>, shownPath: string): ReleaseManifest {
-	const missing: string[] = [];
-	const need = (ok: boolean, what: string) => {
-		if (!ok) missing.push(what);
-	};
-	const isText = (v: unknown) => typeof v === "string" && v !== "";
-	const isObject = (v: unknown): v is Record<string, unknown> =>
-		typeof v === "object" && v !== null && !Array.isArray(v);
-	/** An object whose values at `keys` (or, without keys, all its values) are non-empty text. */
-	const texts = (v: unknown, keys?: readonly string[]): boolean =>
-		isObject(v) && (keys ?? Object.keys(v)).every((key) => isText(v[key]));
-	for (const key of ["version", "releaseId", "releasedAt", "stack"]) need(isText(value[key]), key);
-	need(typeof value.publicAmis === "boolean", "publicAmis");
-	need(isObject(value.amis), "amis");
-	for (const [system, release] of Object.entries(isObject(value.amis) ? value.amis : {})) {
-		const ok =
-			texts(release, ["buildId", "label", "ssmParameter", "smokeTest"]) &&
-			texts((release as Record<string, unknown>).regions) &&
-			texts((release as Record<string, unknown>).sourceImage, ["region", "imageId", "name"]);
-		need(ok, `amis.${system}`);
-	}
-	const containers = value.containers;
-	if (containers !== undefined) {
-		const images = isObject(containers) && isObject(containers.images) ? containers.images : {};
-		need(
-			texts(containers, ["repository", "indexDigest"]) &&
-				texts((containers as Record<string, unknown>).tags, ["release"]) &&
-				Array.isArray(
-					((containers as Record<string, unknown>).tags as Record<string, unknown>)?.moving,
-				) &&
-				Object.keys(images).length > 0 &&
-				Object.values(images).every((image) =>
-					texts(image, ["system", "buildId", "tag", "digest"]),
-				),
-			"containers",
-		);
-	}
-	if (missing.length > 0) {
-		throw new TaskError(
-			`${shownPath} is no release manifest this version can render (no valid ${missing.join(", ")}); run \`bun task release\` again to write it anew.`,
-		);
-	}
-	return value as unknown as ReleaseManifest;
 }

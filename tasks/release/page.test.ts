@@ -54,4 +54,15 @@ describe("renderPage", () => {
 		expect(containersOnly).not.toContain("<script>");
 		expect(containersOnly).not.toContain('id="filter"');
 	});
+	test("quotes every argument of the commands it shows for copying", () => {
+		const x86 = manifest.amis["x86_64-linux"] as NonNullable<(typeof manifest.amis)[string]>;
+		const html = renderPage({
+			...manifest,
+			amis: { "x86_64-linux": { ...x86, ssmParameter: "/a b/$(x)" } },
+		});
+		expect(html).toContain("--name &#39;/a b/$(x)&#39; --query Parameter.Value");
+		expect(renderPage(manifest)).toContain(
+			"aws ssm get-parameter --region eu-west-1 --name /nix-images/Production/nixos/x86_64-linux/latest",
+		);
+	});
 });

@@ -7,6 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { writeAtomically } from "../project/files.ts";
+import { quoteArgument } from "../runner/shell.ts";
 import type { ReleaseManifest, SystemRelease } from "./manifest.ts";
 
 /** Text as HTML, safe in element content and in quoted attributes. */
@@ -25,6 +26,11 @@ export function launchUrl(region: string, imageId: string): string {
 }
 
 const e = escapeHtml;
+
+/** A command a reader copies, each argument quoted as a POSIX shell reads it. */
+function command(args: readonly string[]): string {
+	return args.map(quoteArgument).join(" ");
+}
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1b1b1b; --bg: #fff; --muted: #4a4a4a; --line: #c8c8c8; --link: #0a4fb4; --accent: #f2f5fa; }
@@ -94,7 +100,7 @@ function systemSection(system: string, release: SystemRelease): string {
 ${rows}
 </tbody>
 </table></div>
-<pre><code>aws ssm get-parameter --region ${e(example)} --name ${e(release.ssmParameter)} --query Parameter.Value --output text</code></pre>
+<pre><code>${e(command(["aws", "ssm", "get-parameter", "--region", example, "--name", release.ssmParameter, "--query", "Parameter.Value", "--output", "text"]))}</code></pre>
 </section>`;
 }
 
@@ -123,8 +129,7 @@ function containerSection(manifest: ReleaseManifest): string {
 	return `<section aria-labelledby="container">
 <h2 id="container">Container image</h2>
 <p>One multi-architecture image (an OCI index) for ${Object.keys(containers.images).map(e).join(" and ")}: your container runtime pulls the one for its machine.</p>
-<pre><code>${[...containers.tags.moving, containers.tags.release].map((tag) => `docker pull ${e(repository)}:${e(tag)}`).join("\n")}
-docker pull ${e(repository)}@${e(containers.indexDigest)}</code></pre>
+<pre><code>${[...containers.tags.moving.map((tag) => `${repository}:${tag}`), `${repository}:${containers.tags.release}`, `${repository}@${containers.indexDigest}`].map((reference) => e(command(["docker", "pull", reference]))).join("\n")}</code></pre>
 <p class="note">By digest, the pull is this release's exactly; <code>${e(containers.tags.release)}</code> is this release's own tag, which never moves${containers.tags.moving.length > 0 ? `; ${containers.tags.moving.map((tag) => `<code>${e(tag)}</code>`).join(" and ")} move to each new release` : ""}.</p>
 <div class="scroll"><table>
 <caption>The images in the index <code>${e(containers.indexDigest)}</code></caption>

@@ -12,7 +12,7 @@ import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { defaultRegions } from "../infra/regions.ts";
 import type { ReleaseManifest } from "../tasks/release/manifest.ts";
 import { launchUrl } from "../tasks/release/page.ts";
-import { bunTask, projectCopy, REPO } from "./helpers.ts";
+import { bunTask, projectCopy, REPO, tmpfs } from "./helpers.ts";
 
 /** Debian's chromium, or another Chromium-based browser where the tests run (GitHub's runners have Chrome). */
 function browserPath(): string {
@@ -343,6 +343,32 @@ describe("release-page refuses in one sentence", () => {
 			);
 			expect(run.stderr).not.toContain("root");
 		} finally {
+			other.dispose();
+		}
+	});
+
+	test("on a full or read-only disk where the page goes, in one sentence", async () => {
+		const other = projectCopy();
+		const pages = join(other.dir, "outputs/main/release");
+		mkdirSync(pages, { recursive: true });
+		writeFileSync(join(other.dir, "outputs/main/release.json"), JSON.stringify(fixture));
+		const disk = tmpfs(pages, "4k");
+		try {
+			writeFileSync(join(pages, "filler"), Buffer.alloc(4096));
+			const full = await bunTask(["release-page"], { cwd: other.dir });
+			expect(full.exitCode).toBe(1);
+			expect(full.stderr).toContain(
+				"No space is left for outputs/main/release/index.html (ENOSPC); free some",
+			);
+			rmSync(join(pages, "filler"));
+			disk.remount("ro");
+			const readOnly = await bunTask(["release-page"], { cwd: other.dir });
+			disk.remount("rw");
+			expect(readOnly.exitCode).toBe(1);
+			expect(readOnly.stderr).toContain("is on a read-only file system; make it writable");
+			for (const run of [full, readOnly]) expect(run.stderr).not.toContain("this is a bug");
+		} finally {
+			disk.dispose();
 			other.dispose();
 		}
 	});

@@ -17,6 +17,7 @@ import { standInAccount } from "./aws/start.ts";
 import { leaveSnapshot, type World } from "./aws/world.ts";
 import {
 	bunTask,
+	cleanEnv,
 	NO_AWS,
 	pathWithout,
 	projectCopy,
@@ -25,6 +26,7 @@ import {
 	spawnRunner,
 	spyTool,
 	tempDir,
+	tmpfs,
 	waitForPause,
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
@@ -864,6 +866,81 @@ describe("release checks every record against AWS and the registry before it cha
 		const run = await release(["--no-smoke-test"]);
 		expect(run.exitCode).toBe(1);
 		expect(run.stderr).toContain("is older than the released build 5555555555555555");
+	});
+});
+
+describe("release: file-system faults are one sentence, and nothing is half-written", () => {
+	beforeEach(freshRelease);
+	const pageDir = () => join(project.dir, "outputs/main/release");
+
+	/** One sentence, no stack, and release.json (written last) not written. */
+	function expectOneSentence(run: Awaited<ReturnType<typeof release>>, sentence: string) {
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(sentence);
+		expect(run.stderr).not.toContain("this is a bug");
+		expect(run.stderr).not.toContain("    at ");
+		expect(existsSync(releaseJson)).toBe(false);
+	}
+
+	test("a full disk and a read-only one where the page goes", async () => {
+		seed({ amis: true });
+		mkdirSync(pageDir(), { recursive: true });
+		const disk = tmpfs(pageDir(), "4k");
+		try {
+			// More than a tmpfs page of filler: room for nothing else.
+			writeFileSync(join(pageDir(), "filler"), Buffer.alloc(4096));
+			const full = await release(["--no-smoke-test"]);
+			expectOneSentence(
+				full,
+				"No space is left for outputs/main/release/index.html (ENOSPC); free some (`bun task clean`, `nix-collect-garbage`) and run the task again.",
+			);
+			rmSync(join(pageDir(), "filler"));
+			disk.remount("ro");
+			const readOnly = await release(["--no-smoke-test"]);
+			disk.remount("rw");
+			expectOneSentence(readOnly, "outputs/main/release/index.html.tmp-");
+			expect(readOnly.stderr).toContain("is on a read-only file system; make it writable");
+		} finally {
+			disk.dispose();
+		}
+	}, 60_000);
+
+	test("a directory it may not write (immutable, so even root may not)", async () => {
+		seed({ amis: true });
+		mkdirSync(pageDir(), { recursive: true });
+		const chattr = Bun.spawnSync(["chattr", "+i", pageDir()], { stderr: "pipe" });
+		if (chattr.exitCode !== 0) {
+			throw new Error(
+				`This test needs chattr on an ext2/3/4 TMPDIR (apt-get install e2fsprogs): ${chattr.stderr}`,
+			);
+		}
+		try {
+			const run = await release(["--no-smoke-test"]);
+			expectOneSentence(run, "Writing outputs/main/release/index.html.tmp-");
+			expect(run.stderr).toContain("is not permitted (EPERM); give this user write access to it");
+		} finally {
+			Bun.spawnSync(["chattr", "-i", pageDir()]);
+		}
+	});
+
+	test("a TMPDIR that is missing, or not valid UTF-8, before the registry is logged in to", async () => {
+		seed({ containers: true });
+		const missing = await release([], { TMPDIR: join(work, "no-such-directory") });
+		expectOneSentence(
+			missing,
+			`TMPDIR ${join(work, "no-such-directory")} does not exist; set TMPDIR to an existing, writable directory (or unset it to use /tmp) and run the task again.`,
+		);
+		// A byte that is no UTF-8 (0xff), which only a shell can put into an environment.
+		const child = Bun.spawn(
+			["bash", "-c", `TMPDIR=$'${work}/\\xff' exec "$0" task release`, process.execPath],
+			{ cwd: project.dir, env: cleanEnv(env()), stdout: "pipe", stderr: "pipe" },
+		);
+		const [stderr, exitCode] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+		expectOneSentence(
+			{ exitCode, stderr, stdout: "" },
+			"TMPDIR is not valid UTF-8; set TMPDIR to an existing, writable directory (or unset it to use /tmp) and run the task again.",
+		);
+		expect(indexAt("latest")).toBeUndefined();
 	});
 });
 

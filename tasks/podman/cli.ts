@@ -3,8 +3,7 @@
  * already in a registry under one multi-arch index. Its storage is private
  * to the run and removed with it, so nothing of it outlives the task.
  */
-import { tmpdir } from "node:os";
-import { privateDirectory, removeStaleDirectories } from "../project/files.ts";
+import { privateDirectory, removeStaleDirectories, temporaryBase } from "../project/files.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { Shell } from "../runner/shell.ts";
 import type { TaskContext } from "../runner/task.ts";
@@ -18,7 +17,8 @@ const RUN_ROOT_PREFIX = "nix-images-podman-";
 
 /** Where podman's run state goes: it refuses a run root longer than 50 characters, so not under a long TMPDIR. */
 function runRootBase(): string {
-	return `${tmpdir()}/${RUN_ROOT_PREFIX}1234567-123456`.length <= 50 ? tmpdir() : "/tmp";
+	const base = temporaryBase();
+	return `${base}/${RUN_ROOT_PREFIX}1234567-123456`.length <= 50 ? base : "/tmp";
 }
 
 /** Refuses a machine without podman; removes the run state of killed runs, even when this one needs no podman. */

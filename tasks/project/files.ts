@@ -3,6 +3,8 @@
  * where they are missing or half-written.
  */
 import {
+	accessSync,
+	constants,
 	existsSync,
 	lstatSync,
 	mkdtempSync,
@@ -10,9 +12,11 @@ import {
 	readFileSync,
 	renameSync,
 	rmSync,
+	statSync,
 	symlinkSync,
 	writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
@@ -79,8 +83,34 @@ export function writeAtomically(path: string, text: string, mode = 0o644): void 
 		renameSync(temporary, path);
 	} catch (error) {
 		rmSync(temporary, { force: true });
+		// A failed write(2) names no path: name the file, for the sentence it becomes.
+		if (error instanceof Error && (error as { path?: string }).path === undefined) {
+			Object.assign(error, { path });
+		}
 		throw error;
 	}
+}
+
+/**
+ * Where temporary files go (TMPDIR, else /tmp), checked once it is needed:
+ * a TMPDIR that is missing, not a directory, not writable or not valid UTF-8
+ * is one sentence, not the error of whichever tool first tries to use it.
+ */
+export function temporaryBase(): string {
+	const base = tmpdir();
+	const fix =
+		"set TMPDIR to an existing, writable directory (or unset it to use /tmp) and run the task again";
+	// Node reads a TMPDIR that is not UTF-8 with replacement characters: a path that does not exist.
+	if (base.includes("\uFFFD")) throw new TaskError(`TMPDIR is not valid UTF-8; ${fix}.`);
+	const stat = statSync(base, { throwIfNoEntry: false });
+	if (stat === undefined) throw new TaskError(`TMPDIR ${base} does not exist; ${fix}.`);
+	if (!stat.isDirectory()) throw new TaskError(`TMPDIR ${base} is not a directory; ${fix}.`);
+	try {
+		accessSync(base, constants.W_OK | constants.X_OK);
+	} catch {
+		throw new TaskError(`TMPDIR ${base} is not writable by this user; ${fix}.`);
+	}
+	return base;
 }
 
 /**

@@ -79,8 +79,17 @@ export function describeFileSystemError(
 ): string | undefined {
 	if (!isFileSystemError(error)) return undefined;
 	const path = error.dest ?? error.path;
-	if (path === undefined) return undefined;
 	const again = "and run the task again";
+	if (path === undefined) {
+		// write(2) and its kind name no file: still one sentence, for the faults anyone can meet.
+		if (error.code === "ENOSPC" || error.code === "EDQUOT") {
+			return `No space is left on a file system the task writes to (${error.code}); free some (\`bun task clean\`, \`nix-collect-garbage\`) ${again}.`;
+		}
+		if (error.code === "EROFS") {
+			return `A file system the task writes to is read-only (EROFS); make it writable ${again}.`;
+		}
+		return undefined;
+	}
 	switch (error.code) {
 		case "EROFS":
 			return `${show(path)} is on a read-only file system; make it writable, or work in a writable checkout, ${again}.`;

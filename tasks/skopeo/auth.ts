@@ -3,12 +3,11 @@
  * place, never on a command line, in an environment or in a log.
  */
 import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import type { AwsCalls } from "../../infra/sdk/calls.ts";
 import { registryAuth } from "../../infra/sdk/ecr-public.ts";
-import { privateDirectory } from "../project/files.ts";
+import { privateDirectory, temporaryBase } from "../project/files.ts";
 import type { TaskContext } from "../runner/task.ts";
 
 /** Files the registry tools read: the login, a signature policy, and room for their own state. */
@@ -36,7 +35,7 @@ export async function registryFiles(
  * auth file mode 0600. Only its path ever appears on a command line.
  */
 function privateFiles(context: TaskContext, registry: string, auth: string): SkopeoFiles {
-	const dir = privateDirectory(context, tmpdir(), "nix-images-auth-");
+	const dir = privateDirectory(context, temporaryBase(), "nix-images-auth-");
 	const files = { authFile: join(dir, "auth.json"), policy: join(dir, "policy.json"), dir };
 	writeFileSync(files.authFile, JSON.stringify({ auths: { [registry]: { auth } } }), {
 		mode: 0o600,

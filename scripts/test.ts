@@ -11,12 +11,19 @@ import { installLockedPackages } from "../tasks/runner/install.ts";
 // A fresh clone has no node_modules yet: install the locked dependencies first.
 installLockedPackages(resolve(import.meta.dir, ".."));
 
+/** Per test, unless the test sets its own. */
+const TEST_TIMEOUT_MS = 60_000;
+
 const dir = mkdtempSync(join(tmpdir(), "nix-images-junit-"));
 const report = join(dir, "junit.xml");
 const child = Bun.spawn(
 	[
 		process.execPath,
 		"test",
+		// Here, not in bunfig.toml: Bun does not apply [test] timeout from there (the failures
+		// of a loaded machine said "timed out after 5000ms"). Slow steps (biome, tsc, nix)
+		// on a loaded 2-core machine need far more than bun's 5 s default.
+		`--timeout=${TEST_TIMEOUT_MS}`,
 		"--reporter=junit",
 		`--reporter-outfile=${report}`,
 		...Bun.argv.slice(2),

@@ -114,7 +114,9 @@ are sent, each with its SHA-256), then an AMI registered in us-east-1 for Nitro 
 Graviton, deprecated after --deprecate-days; ami.json records it.
 container: the image's OCI layout is pushed with skopeo to the stack's ECR Public repository
 under <nix version>-<build id>-<arch>, byte for byte, so the registry serves the build's own
-digest; container.json records it. Moving tags (latest) are the release's job.
+digest; container.json records it. Moving tags (latest) are the release's job. What an
+interrupted run needs to resume (client tokens, acknowledged blocks) stays in
+outputs/main/virtual-machine/<system>/publish-state.json (mode 0600).
 Needs AWS credentials and the deployed stack (bun task deploy). A re-run after a crash
 finishes the job and duplicates nothing.`,
 		options: publishOptions,
@@ -123,13 +125,15 @@ finishes the job and duplicates nothing.`,
 	}),
 	release: defineTask({
 		doc: `Release what publish left: public AMIs in every region, the multi-arch container, release.json.
-Works from outputs/main/*/<system>/ami.json and container.json alone (a machine without images).
-First a smoke test of each private AMI on EC2 (--no-smoke-test to skip): the boot marker must
-show on its console. Then Image Builder's DistributeImage copies each AMI to every region of
-the stack's distribution configuration (public when publicAmis), all systems at once, while
-podman joins the container images under one OCI index. Last, the public pointers: the
-container tags <nix version> and latest, and outputs/main/release.json. A re-run after a
-crash finishes the job and duplicates nothing.`,
+Works from outputs/main/*/<system>/ami.json and container.json alone (a machine without images),
+each checked first against AWS and the registry (nothing else is believed; builds older than the
+released ones are refused without --allow-older). Then a smoke test of each private AMI on EC2
+(--no-smoke-test to skip): the boot marker must show on its console. Then Image Builder's
+DistributeImage copies each AMI to every region of the stack's distribution configuration
+(public when publicAmis), all systems at once, while podman joins the container images under
+one OCI index. Last, the public pointers: the container tags <nix version> and latest.
+Writes (last): outputs/main/release/index.html (the release page), then outputs/main/release.json.
+A re-run after a crash finishes the job and duplicates nothing.`,
 		options: releaseOptions,
 		preflight: () => import("./aws/credentials.ts"),
 		load: () => import("./release.ts"),

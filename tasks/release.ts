@@ -132,7 +132,8 @@ async function smokeTestAll(
 				onLaunched: context.cleanup,
 				log: context.log,
 			});
-			context.log(`${ami.system}: smoke test ${result} (${ami.imageId}).`);
+			if (result !== "not run")
+				context.log(`${ami.system}: smoke test ${result} (${ami.imageId}).`);
 		}),
 	);
 }

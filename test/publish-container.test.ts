@@ -12,6 +12,7 @@ import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
 import {
 	bunTask,
+	cleanEnv,
 	fixtureFlake,
 	HOST,
 	NO_AWS,
@@ -233,6 +234,31 @@ describe("publish --only container", () => {
 		expect((await publish()).exitCode).toBe(0);
 		expect(authDirectoriesLeft()).toEqual([]);
 	}, 60_000);
+
+	test("one Ctrl-C at a terminal (SIGINT to the process group of `bun task`, which bun run forwards again) never leaves the login behind, 20 times", async () => {
+		await buildHostImage(); // a build not pushed yet, so there is a push to interrupt
+		const codes: number[] = [];
+		const left: string[][] = [];
+		for (let run = 0; run < 20; run++) {
+			// setsid: a process group of its own, as a terminal's foreground job has.
+			const child = Bun.spawn(
+				["setsid", process.execPath, "task", "publish", "--only", "container"],
+				{
+					cwd: project.dir,
+					env: cleanEnv(env({ PAUSE_AT_COPY: "1" })),
+					stdout: "ignore",
+					stderr: "ignore",
+					stdin: "ignore",
+				},
+			);
+			await waitForPause(spy);
+			process.kill(-child.pid, "SIGINT");
+			codes.push(await child.exited);
+			left.push(authDirectoriesLeft());
+		}
+		expect(new Set(codes)).toEqual(new Set([130]));
+		expect(left.flat()).toEqual([]);
+	}, 120_000);
 
 	test("a SIGKILL after the push, before the check and container.json: the re-run pushes nothing and records the build", async () => {
 		await buildHostImage(); // a build not pushed yet

@@ -528,6 +528,9 @@ describe("release", () => {
 		}
 		expect(run.stderr).toMatch(/\$ podman .* manifest push --all=false --format oci/);
 		expect(run.stderr).toContain("would point 2.31.2 and latest at the index");
+		// Nothing was booted, so nothing says it passed.
+		expect(run.stderr).toMatch(/would boot ami-\w+ on t3\.nano and wait for the marker/);
+		expect(run.stderr).not.toContain("smoke test passed");
 		expect(world.instances.size).toBe(0);
 		expect(world.imageBuilderImages.size).toBe(0);
 		expect(existsSync(releaseJson)).toBe(false);

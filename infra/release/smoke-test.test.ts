@@ -282,13 +282,14 @@ describe("smokeTest", () => {
 	test("--dry-run reads, prints the launch and what would follow, and changes nothing", async () => {
 		ec2Mock.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: "ami-1" }] });
 		const log: string[] = [];
-		expect(await smokeTest(request({ dryRun: true, log }).request)).toBe("passed");
+		expect(await smokeTest(request({ dryRun: true, log }).request)).toBe("not run");
 		expect(operations()).toEqual(["DescribeImagesCommand"]);
 		expect(log[0]).toStartWith(
 			'would call RunInstances {"ImageId":"ami-1","InstanceType":"t3.nano"',
 		);
+		expect(log.join("\n")).not.toContain("passed");
 		expect(log[1]).toBe(
-			`would wait for "${MARKER}" on the console, tag ami-1 ${SMOKE_TEST_TAG}=${BUILD} and terminate the instance`,
+			`would boot ami-1 on t3.nano and wait for the marker "${MARKER}" on its console, tag ami-1 ${SMOKE_TEST_TAG}=${BUILD} and terminate the instance`,
 		);
 	});
 });

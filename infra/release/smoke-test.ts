@@ -47,7 +47,8 @@ function formatDuration(ms: number): string {
 	return ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} seconds`;
 }
 
-export type SmokeTestResult = "passed" | "passed before";
+/** "not run" only under --dry-run, which boots nothing. */
+export type SmokeTestResult = "passed" | "passed before" | "not run";
 
 function instanceTags(request: SmokeTestRequest): Record<string, string> {
 	return { ...request.tags, [PURPOSE_TAG.key]: PURPOSE_TAG.value, BuildId: request.buildId };
@@ -234,9 +235,9 @@ export async function smokeTest(request: SmokeTestRequest): Promise<SmokeTestRes
 	const instanceId = await launch(request, tags[ATTEMPT_TAG]);
 	if (instanceId === undefined) {
 		request.log(
-			`would wait for "${request.marker}" on the console, tag ${imageId} ${SMOKE_TEST_TAG}=${request.buildId} and terminate the instance`,
+			`would boot ${imageId} on ${request.instanceType} and wait for the marker "${request.marker}" on its console, tag ${imageId} ${SMOKE_TEST_TAG}=${request.buildId} and terminate the instance`,
 		);
-		return "passed";
+		return "not run";
 	}
 	const stop = () => terminate(calls, ec2, instanceId);
 	const unregister = request.onLaunched?.(stop) ?? (() => {});

@@ -12,7 +12,13 @@ import {
 } from "./github.ts";
 import { acquireLock, type Lock } from "./locks.ts";
 import type { Step } from "./plan.ts";
-import { installSignalHandlers, interruptedBy, onInterrupt, untilExit } from "./processes.ts";
+import {
+	installSignalHandlers,
+	interruptedBy,
+	onExit,
+	onInterrupt,
+	untilExit,
+} from "./processes.ts";
 import { createShell } from "./shell.ts";
 import type { Catalog, PreflightModule } from "./task.ts";
 
@@ -180,6 +186,8 @@ export async function execute(
 	let current: number | undefined;
 	const resources = new StepResources(settings);
 	installSignalHandlers();
+	// Temporaries (a login among them) go synchronously on any way out, a second Ctrl-C too.
+	onExit(() => resources.release());
 	onInterrupt(async () => {
 		await resources.close();
 		const row = current === undefined ? undefined : rows[current];

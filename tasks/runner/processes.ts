@@ -21,9 +21,18 @@ const GRACE_MS = 5000;
 /** How long the cleanups of an interrupted run (e.g. terminating an instance) may take. */
 const CLEANUP_MS = 30_000;
 
+/**
+ * A terminal's Ctrl-C reaches the whole process group, and `bun run` (under
+ * `bun task`) forwards its own copy of it: the same signal again within this
+ * window is that copy, the same Ctrl-C, not a user's second one.
+ */
+export const SAME_CTRL_C_MS = 1000;
+
 const running = new Set<RunningChild>();
 const interruptHooks: (() => void | Promise<void>)[] = [];
+const exitHooks: (() => void)[] = [];
 let interruption: HandledSignal | undefined;
+let interruptedAt = 0;
 let installed = false;
 
 /** Registers a child until it exits. */
@@ -58,6 +67,15 @@ async function runInterruptHooks(): Promise<void> {
 	await Promise.race([all, Bun.sleep(CLEANUP_MS)]);
 }
 
+/**
+ * Runs synchronously as the process exits, however it exits (a second
+ * Ctrl-C, process.exit, the end): what must never outlive the run, such as
+ * a file with a login in it.
+ */
+export function onExit(hook: () => void): void {
+	exitHooks.push(hook);
+}
+
 /** A promise that never settles: code that notices the interruption waits here for the exit. */
 export function untilExit(): Promise<never> {
 	return new Promise(() => {});
@@ -80,11 +98,14 @@ async function stopEverything(signal: HandledSignal): Promise<void> {
 
 function handle(signal: HandledSignal): void {
 	if (interruption !== undefined) {
-		// A second signal: no more waiting.
+		// bun run's copy of the same Ctrl-C: the cleanups are under way already.
+		if (signal === interruption && Date.now() - interruptedAt < SAME_CTRL_C_MS) return;
+		// A second signal: no more waiting (the exit hooks still remove what must go).
 		for (const child of running) child.kill("SIGKILL").catch(() => {});
 		process.exit(EXIT_CODES[interruption]);
 	}
 	interruption = signal;
+	interruptedAt = Date.now();
 	stopEverything(signal)
 		.then(runInterruptHooks)
 		.finally(() => process.exit(EXIT_CODES[signal]));
@@ -97,4 +118,11 @@ export function installSignalHandlers(): void {
 	for (const signal of Object.keys(EXIT_CODES) as HandledSignal[]) {
 		process.on(signal, () => handle(signal));
 	}
+	process.on("exit", () => {
+		for (const hook of exitHooks.splice(0)) {
+			try {
+				hook();
+			} catch {}
+		}
+	});
 }

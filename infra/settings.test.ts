@@ -90,6 +90,9 @@ describe("readSettings", () => {
 				`"githubReleaseEnvironment": "${taken}"; use another environment than githubEnvironment ("Production") and githubPublishEnvironment ("Images"), so that a job that builds and publishes cannot assume the release role`,
 			);
 		}
+		expect(rejects({ smokeTestSubnet: "vpc-1" })).toContain(
+			'"smokeTestSubnet": "vpc-1"; use a subnet id of us-east-1',
+		);
 		expect(rejects({ stackName: "my stack" })).toContain(
 			'"stackName": "my stack"; use a CloudFormation stack name',
 		);

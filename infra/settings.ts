@@ -27,6 +27,8 @@ export interface StackSettings {
 	githubReleaseEnvironment: string;
 	/** An existing GitHub OIDC provider (one per account): used instead of creating one. */
 	githubOidcProviderArn?: string;
+	/** The subnet of us-east-1 the smoke test launches in, instead of the default VPC's. */
+	smokeTestSubnet?: string;
 }
 
 export class SettingsError extends Error {
@@ -45,6 +47,7 @@ export const CONTEXT_KEYS = [
 	"githubPublishEnvironment",
 	"githubReleaseEnvironment",
 	"githubOidcProviderArn",
+	"smokeTestSubnet",
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -162,6 +165,12 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		/^arn:aws:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
 		"the ARN of the account's token.actions.githubusercontent.com OIDC provider",
 	);
+	const smokeTestSubnet = optionalText(
+		lookup,
+		"smokeTestSubnet",
+		/^subnet-[0-9a-f]{8,17}$/,
+		"a subnet id of us-east-1 such as subnet-0123456789abcdef0",
+	);
 	const environment = /^[^\s,'"`]{1,255}$/;
 	const environmentAllowed = "a GitHub environment name without spaces, commas or quotes";
 	const githubEnvironment = text(lookup, "githubEnvironment", environment, environmentAllowed);
@@ -228,5 +237,6 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		githubPublishEnvironment,
 		githubReleaseEnvironment,
 		...(githubOidcProviderArn === undefined ? {} : { githubOidcProviderArn }),
+		...(smokeTestSubnet === undefined ? {} : { smokeTestSubnet }),
 	};
 }

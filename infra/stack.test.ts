@@ -407,7 +407,7 @@ describe("GitHub Actions access", () => {
 		) as { Sid: string; Condition?: object }[];
 		expect(
 			launches.filter((statement) => statement.Condition === undefined).map((s) => s.Sid),
-		).toEqual(["LaunchInTheDefaultNetwork"]);
+		).toEqual(["LaunchInTheSmokeTestNetwork"]);
 	});
 	test("lets publish tag snapshots and AMIs only as it creates them, and get bearer tokens only for ECR Public", () => {
 		const statements = (policyName: string, t = template) =>
@@ -448,6 +448,21 @@ describe("GitHub Actions access", () => {
 			"ManageTheOidcProvider",
 		);
 	});
+	test("with the smokeTestSubnet setting, launches only into that subnet, and says so in an output", () => {
+		const subnet = "subnet-0123456789abcdef0";
+		const t = synthesize({ githubRepository: "o/r", smokeTestSubnet: subnet }).template();
+		t.hasOutput("SmokeTestSubnet", { Value: subnet });
+		template.hasOutput("SmokeTestSubnet", { Value: "default" });
+		const network = Object.values(t.findResources("AWS::IAM::Role"))
+			.flatMap((role) => role.Properties.Policies ?? [])
+			.flatMap(
+				(policy: { PolicyDocument: { Statement: { Sid: string; Resource: unknown[] }[] } }) =>
+					policy.PolicyDocument.Statement,
+			)
+			.find((statement) => statement.Sid === "LaunchInTheSmokeTestNetwork") ?? { Resource: [] };
+		expect(JSON.stringify(network.Resource)).toContain(`:subnet/${subnet}`);
+		expect(JSON.stringify(network.Resource)).not.toContain(":subnet/*");
+	});
 	test("uses an existing provider when given, and nothing GitHub without a repository", () => {
 		const existing = synthesize({
 			githubRepository: "o/r",
@@ -482,6 +497,7 @@ describe("the outputs", () => {
 			"ReleaseRoleArn",
 			"RepositoryArn",
 			"RepositoryName",
+			"SmokeTestSubnet",
 		]);
 		template.hasOutput("DistributionRegions", { Value: defaultRegions().join(",") });
 		template.hasOutput("LifecycleTagKey", { Value: "nix-images:lifecycle" });

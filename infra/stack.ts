@@ -8,7 +8,12 @@ import { ReleaseRole } from "./github/release-role.ts";
 import { AmiLifecycle } from "./lifecycle.ts";
 import { PublicRepository } from "./repository.ts";
 import type { StackSettings } from "./settings.ts";
-import { HOME_REGION, LIFECYCLE_TAG_KEY, SYSTEM_ARCHITECTURES } from "./vocabulary.ts";
+import {
+	HOME_REGION,
+	LIFECYCLE_TAG_KEY,
+	SMOKE_TEST_DEFAULT_VPC,
+	SYSTEM_ARCHITECTURES,
+} from "./vocabulary.ts";
 
 /**
  * The control plane: everything that must exist in AWS before images can be
@@ -87,6 +92,11 @@ export class ImagesStack extends Stack {
 			String(settings.publicAmis),
 			"Whether distributed AMIs are public (then snapshots must be unencrypted)",
 		);
+		output(
+			"SmokeTestSubnet",
+			settings.smokeTestSubnet ?? SMOKE_TEST_DEFAULT_VPC,
+			"Subnet of the release's smoke test (default: the default VPC's, in a zone offering the instance type)",
+		);
 		output("LifecycleTagKey", LIFECYCLE_TAG_KEY, "Tag key publish sets on distributed images");
 		output("LifecycleTagValue", lifecycleTagValue, "Tag value publish sets on distributed images");
 
@@ -114,6 +124,7 @@ export class ImagesStack extends Stack {
 				environment: settings.githubReleaseEnvironment,
 				repository,
 				distribution,
+				...(settings.smokeTestSubnet ? { smokeTestSubnet: settings.smokeTestSubnet } : {}),
 			});
 			output(
 				"GitHubOidcProviderArn",

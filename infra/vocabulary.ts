@@ -31,6 +31,9 @@ export type System = keyof typeof SYSTEM_ARCHITECTURES;
 export const MAX_DEPRECATION_DAYS = 3650;
 export const MAX_PUBLIC_DEPRECATION_DAYS = 730;
 
+/** The stack's SmokeTestSubnet output when no subnet is set: the smoke test uses the default VPC's. */
+export const SMOKE_TEST_DEFAULT_VPC = "default";
+
 /** On every snapshot, AMI and Image Builder image this project makes; IAM conditions check it. */
 export const MANAGED_BY = { key: "ManagedBy", value: "nix-images" } as const;
 

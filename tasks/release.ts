@@ -8,9 +8,11 @@
  */
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import { requirePublicSharing } from "../infra/account/public-sharing.ts";
+import { requireCopiesPossible, requirePublicSharing } from "../infra/account/public-sharing.ts";
+import { deprecateCopies } from "../infra/release/deprecate-copies.ts";
 import { distribute } from "../infra/release/distribute.ts";
 import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/release/smoke-test.ts";
+import { smokeTestSubnets } from "../infra/release/smoke-test-subnet.ts";
 import { PublishError } from "../infra/sdk/errors.ts";
 import { systemOutput } from "../infra/sdk/stack-outputs.ts";
 import { HOME_REGION, MANAGED_BY, SYSTEM_ARCHITECTURES } from "../infra/vocabulary.ts";
@@ -110,6 +112,7 @@ async function smokeTestAll(
 	context: TaskContext<ReleaseOptions>,
 	{ clients, calls }: AwsSession,
 	amis: readonly CheckedAmi[],
+	subnets: ReadonlyMap<string, string>,
 	timeLimitMs: number,
 ): Promise<void> {
 	const marker = bootMarker(context.root);
@@ -122,6 +125,7 @@ async function smokeTestAll(
 				buildId: ami.buildId,
 				system: ami.system,
 				instanceType: SYSTEM_ARCHITECTURES[ami.system].smoke,
+				subnetId: subnets.get(SYSTEM_ARCHITECTURES[ami.system].smoke) as string,
 				marker,
 				timeLimitMs,
 				tags: {
@@ -172,6 +176,17 @@ async function distributeAll(
 				timeLimitMs: Math.max(deadline - Date.now(), 60_000),
 				log: context.log,
 			});
+			// The copies get no deprecation of their own: each gets the source's (capped for public ones).
+			if (distribution) {
+				await deprecateCopies(
+					calls,
+					clients.ec2In,
+					clients.ec2,
+					ami.imageId,
+					distribution.amis,
+					stack.PublicAmis === "true",
+				);
+			}
 			const release: SystemRelease = {
 				buildId: ami.buildId,
 				label: ami.label,
@@ -252,15 +267,28 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 				: undefined;
 		const containers = checkedImages?.images ?? [];
 		await requireNotOlder(context, session, amis, current, context.options["allow-older"]);
+		// Where the smoke test launches, found before anything is launched or distributed.
+		const subnets =
+			context.options["smoke-test"] && amis.length > 0
+				? await smokeTestSubnets(
+						calls,
+						clients.ec2,
+						amis.map((ami) => SYSTEM_ARCHITECTURES[ami.system].smoke),
+						stack.SmokeTestSubnet,
+					)
+				: new Map<string, string>();
 		const releaseId = releaseIdOf(amis, containers);
 		const label = amis[0]?.label ?? containers[0]?.nixVersion ?? "";
 		const version = `${label}-${releaseId}`;
 		log(`release ${version}: ${amis.length} AMI(s), ${containers.length} container image(s).`);
-		if (amis.length > 0 && stack.PublicAmis === "true") {
-			await requirePublicSharing(calls, clients.ec2In, stack.DistributionRegions.split(","));
+		if (amis.length > 0) {
+			const regions = stack.DistributionRegions.split(",");
+			if (stack.PublicAmis === "true") await requirePublicSharing(calls, clients.ec2In, regions);
+			else await requireCopiesPossible(calls, clients.ec2In, regions);
 		}
-		if (context.options["smoke-test"]) await smokeTestAll(context, session, amis, timeLimitMs);
-		else log("smoke test skipped (--no-smoke-test).");
+		if (context.options["smoke-test"]) {
+			await smokeTestAll(context, session, amis, subnets, timeLimitMs);
+		} else log("smoke test skipped (--no-smoke-test).");
 		const [released, index] = await settleAll([
 			distributeAll(context, session, amis, destinations, deadline),
 			indexPlan && checkedImages

@@ -76,7 +76,9 @@ describe("ensureSnapshot", () => {
 		size: number,
 		state: SnapshotState = {},
 		budget = new RetryBudget(FAST),
-		settings: Partial<Pick<SnapshotRequest, "concurrency" | "checkpoints">> = {},
+		settings: Partial<
+			Pick<SnapshotRequest, "concurrency" | "checkpoints" | "completedElsewhereMs">
+		> = {},
 	) {
 		const saved: SnapshotState[] = [];
 		const result = ensureSnapshot({
@@ -152,7 +154,7 @@ describe("ensureSnapshot", () => {
 		expect(standIn.calls.filter((c) => c === "ebs:StartSnapshot")).toHaveLength(2);
 	});
 
-	test("a snapshot not visible yet right after StartSnapshot is waited for, and only then", async () => {
+	test("a snapshot not visible yet right after StartSnapshot is waited for, and only within the window", async () => {
 		const image = sparseImage("not-yet.img");
 		const notFound = () =>
 			new AwsError("ResourceNotFoundException", "The snapshot does not exist.", 404);
@@ -176,7 +178,10 @@ describe("ensureSnapshot", () => {
 			times: 1,
 		});
 		const error = await upload(image.path, image.size).result.catch((e) => e);
-		expect(error.name).toBe("ResourceNotFoundException");
+		expect(error).toBeInstanceOf(PublishError);
+		expect(error.message).toContain(
+			"PutSnapshotBlock still found nothing 3600 s after it was made",
+		);
 	});
 
 	test("a failure no re-run gets past deletes the snapshot it started", async () => {
@@ -271,5 +276,63 @@ describe("ensureSnapshot", () => {
 		expect(replaced.snapshotId).not.toBe("snap-broken");
 		expect(world.deletedSnapshots.map((s) => s.id)).toContain("snap-broken");
 		expect([...world.snapshots.keys()]).toEqual([replaced.snapshotId]);
+	});
+
+	describe("as unkind as AWS", () => {
+		test("a new snapshot invisible for two minutes of AWS's clock is waited for, spending nothing of the retry budget", async () => {
+			const image = sparseImage("invisible.img");
+			world.unkind.clockSpeed = 60;
+			world.unkind.snapshotInvisibleMs = 120_000; // 2 s here
+			const budget = new RetryBudget(FAST);
+			const done = await upload(image.path, image.size, {}, budget).result;
+			expect(world.snapshots.get(done.snapshotId)?.state).toBe("completed");
+			expect(budget.retries).toBe(0);
+			expect(volumeOf(world.snapshots.get(done.snapshotId) as never, image.size)).toEqual(
+				readFileSync(image.path),
+			);
+		});
+
+		test('"Failed to read block data", AWS\'s one retryable ValidationException, is retried', async () => {
+			const image = sparseImage("unreadable.img");
+			world.unkind.unreadableBlocksOnce = new Set([0, 6]);
+			const done = await upload(image.path, image.size).result;
+			expect(world.unkind.unreadableBlocksOnce.size).toBe(0);
+			expect(volumeOf(world.snapshots.get(done.snapshotId) as never, image.size)).toEqual(
+				readFileSync(image.path),
+			);
+		});
+
+		test("a pending snapshot that refuses blocks and that nobody completes is watched for a while, then deleted", async () => {
+			const image = sparseImage("refused.img");
+			const tags = { ManagedBy: "nix-images", BuildId: "0123456789abcdef", System: "x86_64-linux" };
+			leaveSnapshot(world, "snap-stuck", "pending", tags, 60_000);
+			standIn.faults.push({
+				operation: "PutSnapshotBlock",
+				kind: "error",
+				times: 100,
+				error: new AwsError("ValidationException", "The block index is beyond the volume."),
+			});
+			const error = await upload(image.path, image.size, {}, new RetryBudget(FAST), {
+				completedElsewhereMs: 300,
+			}).result.catch((e) => e);
+			expect(error.message).toBe(
+				"Snapshot snap-stuck refused blocks (The block index is beyond the volume) but did not complete within 0 s either, so no earlier run is completing it; it was deleted: run the task again to upload it anew.",
+			);
+			expect(world.deletedSnapshots.map((s) => s.id)).toEqual(["snap-stuck"]);
+		});
+
+		test("the client token of a snapshot deleted in error is never sent again", async () => {
+			const image = sparseImage("token.img");
+			const tags = { ManagedBy: "nix-images", BuildId: "0123456789abcdef", System: "x86_64-linux" };
+			const token = "0123456789abcdef-aaaaaaaaaaaaaaaa";
+			leaveSnapshot(world, "snap-failed", "error", tags).clientToken = token;
+			const done = await upload(image.path, image.size, {
+				clientToken: token,
+				snapshotId: "snap-failed",
+			}).result;
+			expect(done.snapshotId).not.toBe("snap-failed");
+			expect(world.snapshots.get(done.snapshotId)?.clientToken).not.toBe(token);
+			expect(world.snapshots.get(done.snapshotId)?.state).toBe("completed");
+		});
 	});
 });

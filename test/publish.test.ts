@@ -475,6 +475,46 @@ describe("an upload that stops for a reason a re-run can fix", () => {
 	});
 });
 
+describe("publish, as unkind as AWS", () => {
+	beforeEach(freshAccount);
+
+	test("an AMI DescribeImages does not know yet right after RegisterImage is waited for, not taken for gone", async () => {
+		world.unkind.clockSpeed = 60;
+		world.unkind.imageInvisibleMs = 90_000; // 1.5 s here
+		const run = await publish();
+		expect(run.stderr).not.toContain("no longer exists");
+		expect(run.exitCode).toBe(0);
+		expectOneSnapshotAndOneAmi();
+	});
+
+	test("times AWS gives without a zone are UTC, on a machine far from it: the deprecation is --deprecate-days after the creation", async () => {
+		world.unkind.timesWithoutZone = true;
+		const run = await publish(["--deprecate-days", "30"], { TZ: "Asia/Tokyo" });
+		expect(run.exitCode).toBe(0);
+		const [ami] = world.images.values();
+		const days =
+			(Date.parse(ami?.deprecationTime ?? "") - Date.parse(ami?.creationDate ?? "")) / 86_400_000;
+		expect(days).toBeGreaterThanOrEqual(30);
+		expect(days).toBeLessThan(30 + 1 / 1440 + 1e-9);
+	});
+
+	test("EBS encryption by default with a customer-managed key is refused before anything is uploaded; AWS's own key is fine for private AMIs", async () => {
+		const stack = world.stacks.get("Production");
+		if (stack) stack.outputs.PublicAmis = "false";
+		world.ebsEncryptionByDefault = true;
+		world.unkind.defaultKmsKeyId =
+			"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+		const refused = await publish();
+		expect(refused.exitCode).toBe(1);
+		expect(refused.stderr).toContain(
+			"EBS encryption by default in us-east-1 uses the customer-managed KMS key arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		);
+		expect(standIn.calls.filter((c) => c.startsWith("ebs:"))).toEqual([]);
+		world.unkind.defaultKmsKeyId = "alias/aws/ebs";
+		expect((await publish()).exitCode).toBe(0);
+	});
+});
+
 describe("a SIGKILL between any two AWS steps, then a re-run", () => {
 	beforeEach(freshAccount);
 	/** Each step, killed after AWS did its work and before its answer arrived. */

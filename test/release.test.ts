@@ -872,6 +872,78 @@ describe("release checks every record against AWS and the registry before it cha
 	});
 });
 
+describe("release, as unkind as AWS", () => {
+	beforeEach(freshRelease);
+
+	test("Ctrl-C while a new instance is still invisible to EC2: termination waits for it instead of taking NotFound for gone", async () => {
+		seed({ amis: true });
+		world.bootPolls = 10_000;
+		world.unkind.clockSpeed = 10;
+		world.unkind.instanceInvisibleMs = 20_000; // 2 s here
+		const child = spawnRelease();
+		await standIn.arrival("RunInstances", 2);
+		child.kill("SIGINT");
+		expect(await child.exited).toBe(130);
+		const instances = [...world.instances.values()];
+		expect(instances.length).toBeGreaterThan(0);
+		expect(instances.map((instance) => instance.state)).toEqual(instances.map(() => "terminated"));
+	}, 60_000);
+
+	test("a FAILED that lingers after RetryImage is followed until the retry ends", async () => {
+		const amis = seed({ amis: true });
+		world.failNextDistribution = "a failure to retry";
+		world.unkind.failedPollsAfterRetry = 3;
+		const run = await release(["--no-smoke-test"]);
+		expect(run.stderr).not.toContain("✗");
+		expect(run.exitCode).toBe(0);
+		expect(Object.keys(manifestOf().amis)).toEqual(Object.keys(amis));
+	}, 60_000);
+
+	test("without a default VPC the smoke test says so before anything is launched; the smokeTestSubnet output is used, in a zone that offers the type", async () => {
+		seed({ amis: true });
+		world.unkind.defaultVpc = false;
+		const refused = await release();
+		expect(refused.exitCode).toBe(1);
+		expect(refused.stderr).toContain(
+			"The smoke test launches its instances in us-east-1's default VPC, and this account has none there; set the smokeTestSubnet setting to a subnet of us-east-1",
+		);
+		expect(standIn.calls).not.toContain("ec2:RunInstances");
+		expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");
+		// A subnet of its own, in the zone that has t4g (us-east-1e has only t3).
+		const subnetA = `subnet-${Buffer.from("us-east-1a").toString("hex").slice(-8)}`;
+		const subnetE = `subnet-${Buffer.from("us-east-1e").toString("hex").slice(-8)}`;
+		const outputs = world.stacks.get("Production")?.outputs ?? {};
+		outputs.SmokeTestSubnet = subnetE;
+		const wrongZone = await release();
+		expect(wrongZone.exitCode).toBe(1);
+		expect(wrongZone.stderr).toContain("is in an availability zone that offers t4g.nano");
+		outputs.SmokeTestSubnet = subnetA;
+		const run = await release();
+		expect(run.exitCode).toBe(0);
+		expect([...world.instances.values()].map((i) => i.subnetId)).toEqual([subnetA, subnetA]);
+	}, 60_000);
+
+	test("every regional copy is deprecated when its source is, capped at 2 years for public copies", async () => {
+		const amis = seed({ amis: true });
+		const source = world.images.get(amis["x86_64-linux"] as string);
+		if (source) source.deprecationTime = "2027-03-01T00:00:00.000Z";
+		expect((await release(["--no-smoke-test"])).exitCode).toBe(0);
+		const copies = manifestOf().amis["x86_64-linux"].regions as Record<string, string>;
+		for (const copy of Object.values(copies)) {
+			expect(world.images.get(copy)?.deprecationTime).toBe("2027-03-01T00:00:00.000Z");
+		}
+		// A source deprecated later than AWS allows a public copy (or not at all): the copy's cap.
+		const arm = manifestOf().amis["aarch64-linux"].regions as Record<string, string>;
+		for (const copy of Object.values(arm)) {
+			const image = world.images.get(copy);
+			const ahead =
+				Date.parse(image?.deprecationTime ?? "") - Date.parse(image?.creationDate ?? "");
+			expect(ahead).toBeLessThanOrEqual(730 * 86_400_000);
+			expect(ahead).toBeGreaterThan(730 * 86_400_000 - 60_000);
+		}
+	}, 60_000);
+});
+
 describe("release: file-system faults are one sentence, and nothing is half-written", () => {
 	beforeEach(freshRelease);
 	const pageDir = () => join(project.dir, "outputs/main/release");

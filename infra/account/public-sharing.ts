@@ -5,7 +5,7 @@
 import { type EC2Client, GetImageBlockPublicAccessStateCommand } from "@aws-sdk/client-ec2";
 import type { AwsCalls } from "../sdk/calls.ts";
 import { PublishError } from "../sdk/errors.ts";
-import { encryptedByDefault } from "./encryption.ts";
+import { awsManagedKey, customerKeyRefusal, ebsEncryption } from "./encryption.ts";
 
 /**
  * Refuses, before anything is distributed, regions where public copies would
@@ -20,14 +20,14 @@ export async function requirePublicSharing(
 ): Promise<void> {
 	const states = await Promise.all(
 		regions.map(async (region) => {
-			const [access, encrypted] = await Promise.all([
+			const [access, encryption] = await Promise.all([
 				calls.read(ec2For(region), new GetImageBlockPublicAccessStateCommand({})),
-				encryptedByDefault(calls, ec2For(region)),
+				ebsEncryption(calls, ec2For(region)),
 			]);
 			return {
 				region,
 				blocked: access.ImageBlockPublicAccessState === "block-new-sharing",
-				encrypted,
+				encrypted: encryption.byDefault,
 			};
 		}),
 	);
@@ -43,5 +43,24 @@ export async function requirePublicSharing(
 		throw new PublishError(
 			`The AMIs cannot be made public everywhere: ${problems.join("; and ")}; turn it off in each of those regions, or set publicAmis to false and run \`bun task deploy\`.`,
 		);
+	}
+}
+
+/**
+ * Refuses, before anything is distributed, private copies the account's keys
+ * would stop: a region whose encryption by default uses a customer-managed
+ * key (Image Builder's copies there would need grants on it); only reads.
+ */
+export async function requireCopiesPossible(
+	calls: AwsCalls,
+	ec2For: (region: string) => EC2Client,
+	regions: readonly string[],
+): Promise<void> {
+	const encryptions = await Promise.all(
+		regions.map(async (region) => ({ region, ...(await ebsEncryption(calls, ec2For(region))) })),
+	);
+	const customer = encryptions.find((e) => e.byDefault && !awsManagedKey(e.kmsKeyId));
+	if (customer) {
+		throw new PublishError(`${customerKeyRefusal(customer.region, customer.kmsKeyId)}.`);
 	}
 }

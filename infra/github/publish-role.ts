@@ -38,7 +38,7 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			"*",
-			"ec2:DescribeImages and DescribeSnapshots (the idempotency look-ups), GetEbsEncryptionByDefault, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
+			"ec2:DescribeImages and DescribeSnapshots (the idempotency look-ups), GetEbsEncryptionByDefault and GetEbsDefaultKmsKeyId, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
 		);
 		acceptWildcard(
 			this,
@@ -108,7 +108,12 @@ function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 		}),
 		new PolicyStatement({
 			sid: "FindImagesAndSnapshots",
-			actions: ["ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:GetEbsEncryptionByDefault"],
+			actions: [
+				"ec2:DescribeImages",
+				"ec2:DescribeSnapshots",
+				"ec2:GetEbsEncryptionByDefault",
+				"ec2:GetEbsDefaultKmsKeyId",
+			],
 			resources: ["*"],
 		}),
 		...pushToRepository(props.repository.repositoryArn),

@@ -23,6 +23,8 @@ export interface ReleaseRoleProps {
 	environment: string;
 	repository: PublicRepository;
 	distribution: AmiDistribution;
+	/** The smoke test's subnet (the smokeTestSubnet setting); unset: any of the default VPC's. */
+	smokeTestSubnet?: string;
 }
 
 /**
@@ -48,12 +50,17 @@ export class ReleaseRole extends Role {
 		acceptWildcard(
 			this,
 			"*",
-			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (checking the records, finding the smoke test's instances), GetEbsEncryptionByDefault and GetImageBlockPublicAccessState (whether public copies can be made), ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
+			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (checking the records, finding the smoke test's instances), DescribeVpcs, DescribeSubnets and DescribeInstanceTypeOfferings (where the smoke test may launch), GetEbsEncryptionByDefault, GetEbsDefaultKmsKeyId and GetImageBlockPublicAccessState (whether the copies can be made, and public), ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
 		);
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:ec2:${stack.region}::image/*`,
 			"Launching a smoke test from an AMI and tagging release's steps on it (only those tag keys) require the ManagedBy tag on the AMI, whose ID publish made.",
+		);
+		acceptWildcard(
+			this,
+			"arn:<AWS::Partition>:ec2:*::image/*",
+			"Image Builder makes the copies in every region of the distribution under IDs known only afterwards; deprecating requires them to carry ManagedBy=nix-images, which the distribution configuration tags them with.",
 		);
 		const ec2InHome = (resource: string) =>
 			`arn:<AWS::Partition>:ec2:${stack.region}:<AWS::AccountId>:${resource}/*`;
@@ -67,11 +74,15 @@ export class ReleaseRole extends Role {
 			ec2InHome("volume"),
 			"The smoke-test instance's root volume is made by RunInstances; it must be tagged ManagedBy on launch.",
 		);
-		for (const resource of ["network-interface", "subnet", "security-group"]) {
+		for (const resource of [
+			"network-interface",
+			...(props.smokeTestSubnet ? [] : ["subnet"]),
+			"security-group",
+		]) {
 			acceptWildcard(
 				this,
 				ec2InHome(resource),
-				"RunInstances in the account's default VPC names its default subnet and security group and creates a network interface, none known in advance; the instance statement limits what may be launched.",
+				"RunInstances names the subnet's VPC default security group and creates a network interface (and, without the smokeTestSubnet setting, uses a default subnet of the default VPC), none known in advance; the instance statement limits what may be launched.",
 			);
 		}
 		acceptWildcard(
@@ -104,7 +115,11 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 				"ec2:DescribeImages",
 				"ec2:DescribeSnapshots",
 				"ec2:DescribeInstances",
+				"ec2:DescribeVpcs",
+				"ec2:DescribeSubnets",
+				"ec2:DescribeInstanceTypeOfferings",
 				"ec2:GetEbsEncryptionByDefault",
+				"ec2:GetEbsDefaultKmsKeyId",
 				"ec2:GetImageBlockPublicAccessState",
 			],
 			resources: ["*"],
@@ -147,9 +162,20 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 			conditions: { StringEquals: managed },
 		}),
 		new PolicyStatement({
-			sid: "LaunchInTheDefaultNetwork",
+			sid: "LaunchInTheSmokeTestNetwork",
 			actions: ["ec2:RunInstances"],
-			resources: [ec2("network-interface"), ec2("subnet"), ec2("security-group")],
+			resources: [
+				ec2("network-interface"),
+				props.smokeTestSubnet
+					? stack.formatArn({
+							service: "ec2",
+							region,
+							resource: "subnet",
+							resourceName: props.smokeTestSubnet,
+						})
+					: ec2("subnet"),
+				ec2("security-group"),
+			],
 		}),
 		new PolicyStatement({
 			sid: "TagSmokeTestInstancesOnLaunch",
@@ -174,6 +200,13 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 					"aws:TagKeys": [SMOKE_TEST_TAG, ATTEMPT_TAG, DISTRIBUTION_TAG, RETRIES_TAG],
 				},
 			},
+		}),
+		new PolicyStatement({
+			sid: "DeprecateOwnCopiesEverywhere",
+			// The distribution's copies in every region, tagged ManagedBy by the configuration's AmiTags.
+			actions: ["ec2:EnableImageDeprecation"],
+			resources: [ec2ImageArns(stack, "*").image],
+			conditions: { StringEquals: managed },
 		}),
 		new PolicyStatement({
 			sid: "ReadOnlyThisStacksConfigurations",

@@ -15,6 +15,7 @@ import {
 import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode, PublishError } from "../sdk/errors.ts";
 import { pollUntil } from "../sdk/poll.ts";
+import { awsTimeMs } from "../sdk/times.ts";
 import { HOME_REGION, SYSTEM_ARCHITECTURES, type System } from "../vocabulary.ts";
 
 const DAY_MS = 24 * 60 * 60_000;
@@ -99,10 +100,13 @@ async function findImage(
  * RegisterImage unless an AMI of the same name exists. A repeat after a lost
  * answer gets InvalidAMIName.Duplicate, and then finds the AMI by its name.
  */
-async function registerImage(request: ImageRequest): Promise<{ image?: Image; existed: boolean }> {
+async function registerImage(
+	request: ImageRequest,
+): Promise<{ image?: Image; existed: boolean; registeredAt: number }> {
 	const { calls, ec2, name } = request;
 	const existing = await findImage(calls, ec2, name);
-	if (existing) return { image: existing, existed: true };
+	const registeredAt = Date.now();
+	if (existing) return { image: existing, existed: true, registeredAt };
 	try {
 		const registered = await calls.write(
 			ec2,
@@ -118,25 +122,42 @@ async function registerImage(request: ImageRequest): Promise<{ image?: Image; ex
 				],
 			}),
 		);
-		if (registered === undefined) return { existed: false };
-		return { image: { ImageId: registered.ImageId, Name: name }, existed: false };
+		if (registered === undefined) return { existed: false, registeredAt };
+		return { image: { ImageId: registered.ImageId, Name: name }, existed: false, registeredAt };
 	} catch (error) {
 		if (errorCode(error) !== "InvalidAMIName.Duplicate") throw error;
-		// Ours, registered by an attempt whose answer was lost; it may take a moment to be listed.
+		// Ours, registered by an attempt whose answer was lost; it may take a while to be listed.
 		const image = await pollUntil(() => findImage(calls, ec2, name), {
 			firstMs: 500,
-			limitMs: 16_000,
+			limitMs: calls.budget.policy.visibilityWindowMs,
 			late: () => error as Error,
 		});
-		return { image, existed: true };
+		return { image, existed: true, registeredAt };
 	}
 }
 
-/** Waits until the AMI is `available`, polling with backoff; only reads. */
-function waitAvailable(calls: AwsCalls, ec2: EC2Client, imageId: string): Promise<Image> {
+/**
+ * Waits until the AMI is `available`, polling with backoff; only reads. Right
+ * after RegisterImage, DescribeImages may not know the AMI yet
+ * (InvalidAMIID.NotFound): waited for, from `registeredAt`, for the visibility window.
+ */
+function waitAvailable(
+	calls: AwsCalls,
+	ec2: EC2Client,
+	imageId: string,
+	registeredAt: number,
+): Promise<Image> {
+	const justRegistered = {
+		notVisibleYet: (error: unknown) => errorCode(error) === "InvalidAMIID.NotFound",
+		madeAt: registeredAt,
+	};
 	return pollUntil(
 		async () => {
-			const found = await calls.read(ec2, new DescribeImagesCommand({ ImageIds: [imageId] }));
+			const found = await calls.read(
+				ec2,
+				new DescribeImagesCommand({ ImageIds: [imageId] }),
+				justRegistered,
+			);
 			const image = found.Images?.[0];
 			if (image?.State === "available") return image;
 			if (image?.State === "pending") return undefined;
@@ -159,10 +180,10 @@ function waitAvailable(calls: AwsCalls, ec2: EC2Client, imageId: string): Promis
  * the image id, since the date is derived from it and setting it again changes nothing.
  */
 async function deprecate(calls: AwsCalls, ec2: EC2Client, image: Image, days: number) {
-	const created = image.CreationDate ? Date.parse(image.CreationDate) : Date.now();
+	const created = image.CreationDate ? awsTimeMs(image.CreationDate) : Date.now();
 	// Whole minutes: what EC2 stores, so the value read back compares equal.
 	const deprecateAt = new Date(Math.ceil((created + days * DAY_MS) / 60_000) * 60_000);
-	const current = image.DeprecationTime ? Date.parse(image.DeprecationTime) : undefined;
+	const current = image.DeprecationTime ? awsTimeMs(image.DeprecationTime) : undefined;
 	if (current !== deprecateAt.getTime()) {
 		await calls.write(
 			ec2,
@@ -179,7 +200,7 @@ async function deprecate(calls: AwsCalls, ec2: EC2Client, image: Image, days: nu
  */
 export async function ensureImage(request: ImageRequest): Promise<RegisteredImage> {
 	const { calls, ec2, name } = request;
-	const { image, existed } = await registerImage(request);
+	const { image, existed, registeredAt } = await registerImage(request);
 	const registered = registration(request.system, request.snapshotId);
 	if (image?.ImageId === undefined) {
 		calls.log(
@@ -191,7 +212,7 @@ export async function ensureImage(request: ImageRequest): Promise<RegisteredImag
 	const available =
 		calls.dryRun || image.State === "available"
 			? image
-			: await waitAvailable(calls, ec2, image.ImageId);
+			: await waitAvailable(calls, ec2, image.ImageId, registeredAt);
 	const deprecateAt = await deprecate(calls, ec2, available, request.deprecateDays);
 	return { imageId: image.ImageId, name, existed, deprecateAt, registered };
 }

@@ -7,7 +7,7 @@ import {
 	PutSnapshotBlockCommand,
 	StartSnapshotCommand,
 } from "@aws-sdk/client-ebs";
-import { DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import { tempDir } from "../../test/helpers.ts";
 import { AwsCalls } from "../sdk/calls.ts";
@@ -138,6 +138,10 @@ describe("ensureSnapshot's StartSnapshot", () => {
 			"Snapshot snap-bad of this build ended in error; run the task again",
 		);
 		expect(saved.at(-1)).toEqual({});
+		// The snapshot the refused answer named is deleted, not left behind.
+		expect(ec2Mock.commandCalls(DeleteSnapshotCommand)[0]?.args[0].input).toEqual({
+			SnapshotId: "snap-bad",
+		});
 	});
 	test("--dry-run prints StartSnapshot, the plan and CompleteSnapshot, and sends nothing", async () => {
 		ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });

@@ -49,8 +49,11 @@ import {
 
 const GIB = 1024 ** 3;
 
-/** How long after StartSnapshot a new snapshot may still be unknown to PutSnapshotBlock (coldsnap#43). */
-const NOT_VISIBLE_YET_MS = 2 * 60_000;
+/**
+ * How long a pending snapshot that refuses blocks is watched for a completion
+ * an earlier run sent, before that is ruled out.
+ */
+const COMPLETED_ELSEWHERE_MS = 10 * 60_000;
 
 /** What a run remembers on this machine, so a re-run after a crash reuses its client token. */
 export interface SnapshotState {
@@ -98,7 +101,8 @@ export interface SnapshotRequest {
 	 */
 	onUploading?: (snapshotId: string, flush: () => void) => () => void;
 	checkpoints?: CheckpointSettings;
-	now?: () => number;
+	/** How long a pending snapshot that refuses blocks is watched for another run's completion (COMPLETED_ELSEWHERE_MS). */
+	completedElsewhereMs?: number;
 }
 
 export interface SnapshotResult {
@@ -184,20 +188,26 @@ async function startSnapshot(request: SnapshotRequest): Promise<{ id: string; st
 		}),
 	);
 	if (started === undefined) return { id: "(new snapshot)", startedAt: Date.now() };
-	if (!started.SnapshotId || started.BlockSize !== BLOCK_SIZE) {
-		throw new PublishError(
-			`StartSnapshot answered without a snapshot id or with a block size other than ${BLOCK_SIZE} (${started.BlockSize}); run the task again.`,
-		);
-	}
-	if (started.Status === "error") {
-		// The token belongs to a snapshot that failed: forget it, so the next run starts afresh.
+	const refused = !started.SnapshotId
+		? "without a snapshot id"
+		: started.BlockSize !== BLOCK_SIZE
+			? `with a block size other than ${BLOCK_SIZE} (${started.BlockSize})`
+			: started.Status === "error"
+				? "with a snapshot in error"
+				: undefined;
+	if (refused !== undefined) {
+		// Its snapshot goes, and with it the token (AWS would answer it with the same snapshot again).
+		if (started.SnapshotId) await deleteSnapshot(request.calls, request.ec2, started.SnapshotId);
 		remember(request, {});
 		throw new PublishError(
-			`Snapshot ${started.SnapshotId} of this build ended in error; run the task again to start a new one.`,
+			started.Status === "error"
+				? `Snapshot ${started.SnapshotId} of this build ended in error; run the task again to start a new one (this one was deleted).`
+				: `StartSnapshot answered ${refused}${started.SnapshotId ? `; snapshot ${started.SnapshotId} was deleted` : ""}; run the task again to start a new one.`,
 		);
 	}
-	remember(request, { clientToken, snapshotId: started.SnapshotId });
-	return { id: started.SnapshotId, startedAt: (started.StartTime ?? new Date()).getTime() };
+	const snapshotId = started.SnapshotId as string;
+	remember(request, { clientToken, snapshotId });
+	return { id: snapshotId, startedAt: (started.StartTime ?? new Date()).getTime() };
 }
 
 /**
@@ -213,14 +223,13 @@ async function putBlocks(
 	checkpoint: BlockCheckpoint,
 ): Promise<Map<number, Buffer>> {
 	const { calls, ebs, imageFd, onProgress } = request;
-	const now = request.now ?? Date.now;
 	const digests = new Map<number, Buffer>();
 	const inFlight = new Set<Promise<void>>();
 	// One buffer more than the requests in flight: the next block is read while they run.
 	const pool = new BlockPool((request.concurrency ?? UPLOAD_CONCURRENCY) + 1);
 	let failure: unknown;
-	const notVisibleYet = (error: unknown) =>
-		errorCode(error) === "ResourceNotFoundException" && now() - startedAt < NOT_VISIBLE_YET_MS;
+	// Right after StartSnapshot, PutSnapshotBlock may not find it for up to about two minutes (coldsnap#43).
+	const notVisibleYet = (error: unknown) => errorCode(error) === "ResourceNotFoundException";
 
 	const skip = () => {
 		progress.blocksSkipped++;
@@ -251,7 +260,7 @@ async function putBlocks(
 					Checksum: digest.toString("base64"),
 					ChecksumAlgorithm: "SHA256",
 				}),
-				{ alsoRetry: notVisibleYet },
+				{ notVisibleYet, madeAt: startedAt },
 			)
 			.then(() => {
 				checkpoint.acknowledge(index);
@@ -343,8 +352,15 @@ function interrupted(
 /** A completed snapshot AWS is still checking after the wait: kept, for a re-run to wait for. */
 class StillCompleting extends PublishError {}
 
-/** Waits until the snapshot is `completed` (AWS checks the blocks and the checksum), polling with backoff; only reads. */
-async function waitCompleted(request: SnapshotRequest, snapshotId: string): Promise<void> {
+/**
+ * Waits until the snapshot is `completed` (AWS checks the blocks and the
+ * checksum), polling with backoff, for an hour or `limit`; only reads.
+ */
+async function waitCompleted(
+	request: SnapshotRequest,
+	snapshotId: string,
+	limit?: { ms: number; late: () => Error },
+): Promise<void> {
 	await pollUntil(
 		async () => {
 			const status = await snapshotStatus(request, snapshotId);
@@ -355,11 +371,13 @@ async function waitCompleted(request: SnapshotRequest, snapshotId: string): Prom
 			);
 		},
 		{
-			limitMs: 60 * 60_000,
-			late: () =>
-				new StillCompleting(
-					`Snapshot ${snapshotId} was still pending after an hour; run the task again later, it will wait for it.`,
-				),
+			limitMs: limit?.ms ?? 60 * 60_000,
+			late:
+				limit?.late ??
+				(() =>
+					new StillCompleting(
+						`Snapshot ${snapshotId} was still pending after an hour; run the task again later, it will wait for it.`,
+					)),
 		},
 	);
 }
@@ -388,10 +406,16 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 		remember(request, {});
 		return { snapshotId: completed.SnapshotId, reused: true, progress };
 	}
-	for (const failed of snapshots.filter((s) => s.State === "error")) {
-		if (failed.SnapshotId) await deleteSnapshot(calls, ec2, failed.SnapshotId);
-	}
 	const pending = snapshots.find((s) => s.State === "pending");
+	const failed = snapshots.filter((s) => s.State === "error");
+	for (const snapshot of failed) {
+		if (snapshot.SnapshotId) await deleteSnapshot(calls, ec2, snapshot.SnapshotId);
+	}
+	// A deleted snapshot's token is forgotten with it: AWS answers a reused token with the
+	// original (deleted) snapshot. Kept only when it is the pending snapshot's.
+	if (failed.length > 0 && !(pending && pending.SnapshotId === request.state.snapshotId)) {
+		remember(request, {});
+	}
 
 	if (calls.dryRun) {
 		const plan = await uploadPlan(imageFd);
@@ -420,20 +444,33 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 	const unregister = request.onUploading?.(id, () => checkpoint.flush()) ?? (() => {});
 	try {
 		// Completed by a run that crashed before the answer: EBS takes no more blocks; wait for it.
+		let refused: Error | undefined;
 		if (request.state.completing !== id) {
 			try {
 				const digests = await putBlocks(request, id, startedAt, progress, checkpoint);
 				await completeSnapshot(request, id, digests);
 			} catch (error) {
 				// A pending snapshot this run did not start may be completing already (sent by a
-				// run on another machine, which left no state here): it refuses blocks; wait for it.
+				// run on another machine, which left no state here): it refuses blocks. Watched for
+				// a while, not an hour: the refusal may be of another kind, and nobody completing it.
 				if (!pending || errorCode(error) !== "ValidationException") throw error;
+				refused = error as Error;
 				calls.log(
-					`snapshot ${id} takes no more blocks: an earlier run completed it; waiting for AWS to check it.`,
+					`snapshot ${id} takes no more blocks (${refused.message}): an earlier run may have completed it; waiting for AWS to check it.`,
 				);
 			}
 		}
-		await waitCompleted(request, id);
+		await waitCompleted(
+			request,
+			id,
+			refused && {
+				ms: request.completedElsewhereMs ?? COMPLETED_ELSEWHERE_MS,
+				late: () =>
+					new PublishError(
+						`Snapshot ${id} refused blocks (${refused?.message.replace(/\.$/, "")}) but did not complete within ${Math.round((request.completedElsewhereMs ?? COMPLETED_ELSEWHERE_MS) / 1000)} s either, so no earlier run is completing it; it was deleted: run the task again to upload it anew.`,
+					),
+			},
+		);
 	} catch (error) {
 		if (error instanceof StillCompleting) throw error;
 		if (fixableByRerun(error)) {

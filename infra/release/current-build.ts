@@ -7,6 +7,7 @@ import { DescribeImagesCommand, type EC2Client, type Image } from "@aws-sdk/clie
 import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode } from "../sdk/errors.ts";
+import { awsTimeIso } from "../sdk/times.ts";
 
 export interface CurrentBuild {
 	/** The build id of the AMI the parameter names (its source's BuildId tag), if it has one. */
@@ -51,6 +52,6 @@ export async function currentBuild(
 	const built = source ?? copy;
 	return {
 		buildId: built.Tags?.find((tag) => tag.Key === "BuildId")?.Value,
-		createdAt: built.CreationDate ?? "",
+		createdAt: awsTimeIso(built.CreationDate) ?? "",
 	};
 }

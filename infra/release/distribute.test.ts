@@ -220,7 +220,9 @@ describe("distribute", () => {
 			.resolves(state("FAILED", { state: { status: "FAILED", reason: "Role cannot copy" } }))
 			.on(RetryImageCommand)
 			.resolves({});
-		const failure = await distribute(request()).catch((error) => error);
+		const failure = await distribute({ ...request(), failedAfterRetryMs: 50 }).catch(
+			(error) => error,
+		);
 		expect(failure).toBeInstanceOf(PublishError);
 		expect(failure.message).toBe(
 			`The distribution of ami-1 (x86_64-linux) ended FAILED: Role cannot copy; see ${ARN} and Image Builder's log group /aws/imagebuilder/, fix the cause (often the stack: \`bun task deploy\`) and release again, which retries this distribution.`,
@@ -252,5 +254,26 @@ describe("distribute", () => {
 		expect(token).toBe(distributionToken(BUILD, CONFIGURATION));
 		expect(token).not.toBe(distributionToken("fedcba9876543210", CONFIGURATION));
 		expect(token.length).toBeLessThanOrEqual(36);
+	});
+
+	test("a FAILED that lingers right after RetryImage is not the retry's end: it is followed until it moves on", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves(amiTagged([{ Key: DISTRIBUTION_TAG, Value: ARN }]))
+			.on(CreateTagsCommand)
+			.resolves({});
+		// followable, then FAILED (the first), then FAILED twice more after the retry, then AVAILABLE.
+		imagebuilderMock
+			.on(GetImageCommand)
+			.resolvesOnce(state("FAILED"))
+			.resolvesOnce(state("FAILED"))
+			.resolvesOnce(state("FAILED"))
+			.resolvesOnce(state("FAILED"))
+			.resolves(AVAILABLE)
+			.on(RetryImageCommand)
+			.resolves({});
+		const done = await distribute({ ...request(), failedAfterRetryMs: 60_000 });
+		expect(done?.amis).toEqual({ "us-east-1": "ami-e1", "eu-west-1": "ami-w1" });
+		expect(imagebuilderMock.commandCalls(RetryImageCommand)).toHaveLength(1);
 	});
 });

@@ -29,6 +29,8 @@ export interface DistributionRequest {
 	tags: Record<string, string>;
 	/** How long to follow the distribution before giving up (the configuration's own limit is 12 h). */
 	timeLimitMs?: number;
+	/** How long a FAILED right after RetryImage is taken for the status before the retry (FAILED_AFTER_RETRY_MS). */
+	failedAfterRetryMs?: number;
 	log: (line: string) => void;
 }
 
@@ -108,16 +110,38 @@ async function startDistribution(
 }
 
 /** GetImage until the image settles, polling with backoff. */
-function follow(request: DistributionRequest, arn: string): Promise<Image> {
+/**
+ * How long GetImage may still say FAILED right after RetryImage (not
+ * documented either way): FAILED counts as the retry's end only after this.
+ */
+export const FAILED_AFTER_RETRY_MS = 5 * 60_000;
+
+function follow(
+	request: DistributionRequest,
+	arn: string,
+	since: { startedAt: number; retriedAt?: number },
+): Promise<Image> {
 	const limitMs = request.timeLimitMs ?? 3 * 60 * 60_000;
+	const failedAfterRetryMs = request.failedAfterRetryMs ?? FAILED_AFTER_RETRY_MS;
+	// Right after DistributeImage its image may not be known yet: waited out, not taken as gone.
+	const justStarted = {
+		notVisibleYet: (error: unknown) => errorCode(error) === "ResourceNotFoundException",
+		madeAt: since.startedAt,
+	};
 	let shown = "";
 	return pollUntil(
 		async () => {
 			const { image } = await request.calls.read(
 				request.imagebuilder,
 				new GetImageCommand({ imageBuildVersionArn: arn }),
+				justStarted,
 			);
 			const status = image?.state?.status ?? "PENDING";
+			const stale =
+				status === "FAILED" &&
+				since.retriedAt !== undefined &&
+				Date.now() - since.retriedAt < failedAfterRetryMs;
+			if (stale) return undefined;
 			if (status !== shown) request.log(`${request.system}: distribution ${status.toLowerCase()}.`);
 			shown = status;
 			const settled = status === "AVAILABLE" || status === "FAILED" || GONE.has(status);
@@ -173,12 +197,14 @@ export async function distribute(request: DistributionRequest): Promise<Distribu
 		);
 		return undefined;
 	}
-	let image = await follow(request, started.arn);
+	// A distribution this run asked for may not be visible yet; a recorded one was seen already.
+	const startedAt = () => (started?.asked ? Date.now() : 0);
+	let image = await follow(request, started.arn, { startedAt: startedAt() });
 	// The token answered with the image of a run that crashed before recording it, cancelled
 	// since: now that it is recorded, startDistribution asks for its successor.
 	if (started.asked && GONE.has(image.state?.status ?? "")) {
 		started = (await startDistribution(request)) as NonNullable<typeof started>;
-		image = await follow(request, started.arn);
+		image = await follow(request, started.arn, { startedAt: startedAt() });
 	}
 	const arn = started.arn;
 	if (image.state?.status === "FAILED") {
@@ -186,7 +212,7 @@ export async function distribute(request: DistributionRequest): Promise<Distribu
 			`${system}: distribution failed (${image.state.reason ?? "no reason given"}); retrying once.`,
 		);
 		await retry(request, arn);
-		image = await follow(request, arn);
+		image = await follow(request, arn, { startedAt: 0, retriedAt: Date.now() });
 	}
 	if (GONE.has(image.state?.status ?? "")) {
 		throw new PublishError(

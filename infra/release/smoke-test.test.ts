@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
 	CreateTagsCommand,
 	DescribeImagesCommand,
@@ -17,6 +17,21 @@ import { ATTEMPT_TAG, PURPOSE_TAG, SMOKE_TEST_TAG } from "../vocabulary.ts";
 import { SELF_TERMINATION, smokeTest } from "./smoke-test.ts";
 
 const ec2Mock = mockClient(EC2Client);
+/** The instance runs until TerminateInstances, then DescribeInstances says shutting-down. */
+let terminated = false;
+const describeUntilTerminated = () => instanceIn(terminated ? "shutting-down" : "running");
+const terminateNow = () => {
+	terminated = true;
+	return {};
+};
+beforeEach(() => {
+	terminated = false;
+	ec2Mock
+		.on(DescribeInstancesCommand)
+		.callsFake(describeUntilTerminated)
+		.on(TerminateInstancesCommand)
+		.callsFake(terminateNow);
+});
 afterEach(() => ec2Mock.reset());
 const ec2 = new EC2Client({ region: "us-east-1" });
 const MARKER = "nix-images: booted";
@@ -31,7 +46,12 @@ function request(options: { dryRun?: boolean; log?: string[]; timeLimitMs?: numb
 		unregistered,
 		request: {
 			calls: new AwsCalls(
-				new RetryBudget({ ...DEFAULT_RETRY_POLICY, baseDelayMs: 1, maxDelayMs: 1 }),
+				new RetryBudget({
+					...DEFAULT_RETRY_POLICY,
+					baseDelayMs: 1,
+					maxDelayMs: 1,
+					visibilityWindowMs: 2000,
+				}),
 				options.dryRun ?? false,
 				(line: string) => log.push(line),
 			),
@@ -40,6 +60,7 @@ function request(options: { dryRun?: boolean; log?: string[]; timeLimitMs?: numb
 			buildId: BUILD,
 			system: "x86_64-linux",
 			instanceType: "t3.nano",
+			subnetId: "subnet-1",
 			marker: MARKER,
 			timeLimitMs: options.timeLimitMs ?? 60_000,
 			tags: { ManagedBy: "nix-images", System: "x86_64-linux" },
@@ -77,11 +98,7 @@ describe("smokeTest", () => {
 			.on(GetConsoleOutputCommand)
 			.resolvesOnce(consoleWith("Booting Linux"))
 			.resolves(consoleWith("Booting Linux", `${MARKER} NixOS 26.05`))
-			.on(DescribeInstancesCommand)
-			.resolves(instanceIn("running"))
 			.on(CreateTagsCommand)
-			.resolves({})
-			.on(TerminateInstancesCommand)
 			.resolves({});
 		const { request: smoke, registered, unregistered } = request();
 		expect(await smokeTest(smoke)).toBe("passed");
@@ -142,7 +159,7 @@ describe("smokeTest", () => {
 			.resolves(consoleWith(MARKER))
 			.on(DescribeInstancesCommand)
 			.rejectsOnce(ec2Error("InvalidInstanceID.NotFound"))
-			.resolves(instanceIn("running"));
+			.callsFake(describeUntilTerminated);
 		expect(await smokeTest(request().request)).toBe("passed");
 		expect(ec2Mock.commandCalls(GetConsoleOutputCommand)).toHaveLength(2);
 	});
@@ -150,11 +167,7 @@ describe("smokeTest", () => {
 	test("a pass recorded on the AMI boots nothing, and terminates what a crash left running", async () => {
 		ec2Mock
 			.on(DescribeImagesCommand)
-			.resolves({ Images: [{ ImageId: "ami-1", Tags: [{ Key: SMOKE_TEST_TAG, Value: BUILD }] }] })
-			.on(DescribeInstancesCommand)
-			.resolves(instanceIn("running"))
-			.on(TerminateInstancesCommand)
-			.resolves({});
+			.resolves({ Images: [{ ImageId: "ami-1", Tags: [{ Key: SMOKE_TEST_TAG, Value: BUILD }] }] });
 		expect(await smokeTest(request().request)).toBe("passed before");
 		expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(0);
 		expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]?.args[0].input).toEqual({
@@ -177,9 +190,7 @@ describe("smokeTest", () => {
 			.on(RunInstancesCommand)
 			.resolves({ Instances: [{ InstanceId: "i-1" }] })
 			.on(GetConsoleOutputCommand)
-			.resolves(consoleWith(MARKER))
-			.on(DescribeInstancesCommand)
-			.resolves(instanceIn("running"));
+			.resolves(consoleWith(MARKER));
 		expect(await smokeTest(request().request)).toBe("passed");
 		expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(1);
 	});
@@ -193,9 +204,7 @@ describe("smokeTest", () => {
 			.on(RunInstancesCommand, { ClientToken: `${BUILD}-smoke-test-2` })
 			.resolves({ Instances: [{ InstanceId: "i-1" }] })
 			.on(GetConsoleOutputCommand)
-			.resolves(consoleWith(MARKER))
-			.on(DescribeInstancesCommand)
-			.resolves(instanceIn("running"));
+			.resolves(consoleWith(MARKER));
 		expect(await smokeTest(request().request)).toBe("passed");
 		expect(
 			ec2Mock.commandCalls(RunInstancesCommand).map((call) => call.args[0].input.ClientToken),
@@ -211,9 +220,7 @@ describe("smokeTest", () => {
 			.on(GetConsoleOutputCommand)
 			.resolves(consoleWith("Booting Linux", "Kernel panic - not syncing: VFS"))
 			.on(DescribeInstancesCommand)
-			.resolves(instanceIn("shutting-down"))
-			.on(TerminateInstancesCommand)
-			.resolves({});
+			.resolves(instanceIn("shutting-down"));
 		const failure = await smokeTest(request().request).catch((error) => error);
 		expect(failure).toBeInstanceOf(PublishError);
 		expect(failure.message).toBe(
@@ -231,15 +238,15 @@ describe("smokeTest", () => {
 			.resolves({ Instances: [{ InstanceId: "i-1" }] })
 			.on(GetConsoleOutputCommand)
 			.resolves({ InstanceId: "i-1" })
-			.on(DescribeInstancesCommand)
-			.resolves(instanceIn("running"))
 			.on(TerminateInstancesCommand)
-			.rejects(ec2Error("InvalidInstanceID.NotFound"));
+			.rejectsOnce(ec2Error("InvalidInstanceID.NotFound"))
+			.callsFake(terminateNow);
 		const failure = await smokeTest(request({ timeLimitMs: 30 }).request).catch((error) => error);
 		expect(failure.message).toContain("failed: 0 seconds passed before");
 		expect(failure.message).toContain("which ends with: nothing.");
-		// An instance already gone is as good as terminated.
-		expect(ec2Mock.commandCalls(TerminateInstancesCommand)).toHaveLength(1);
+		// Not found right after the launch proves nothing: asked again, and the end confirmed.
+		expect(ec2Mock.commandCalls(TerminateInstancesCommand)).toHaveLength(2);
+		expect(terminated).toBe(true);
 	});
 
 	test("goes on from the attempt recorded on the AMI, and records the next before launching it", async () => {
@@ -290,6 +297,27 @@ describe("smokeTest", () => {
 		expect(log.join("\n")).not.toContain("passed");
 		expect(log[1]).toBe(
 			`would boot ami-1 on t3.nano and wait for the marker "${MARKER}" on its console, tag ami-1 ${SMOKE_TEST_TAG}=${BUILD} and terminate the instance`,
+		);
+	});
+
+	test("an instance that stays running after TerminateInstances is one sentence, never taken as gone", async () => {
+		ec2Mock
+			.on(DescribeImagesCommand)
+			.resolves({ Images: [{ ImageId: "ami-1" }] })
+			.on(RunInstancesCommand)
+			.resolves({ Instances: [{ InstanceId: "i-1" }] })
+			.on(GetConsoleOutputCommand)
+			.resolves(consoleWith(MARKER))
+			.on(CreateTagsCommand)
+			.resolves({})
+			.on(TerminateInstancesCommand)
+			.resolves({})
+			.on(DescribeInstancesCommand)
+			.resolves(instanceIn("running"));
+		const failure = await smokeTest(request().request).catch((error) => error);
+		expect(failure).toBeInstanceOf(PublishError);
+		expect(failure.message).toContain(
+			"Instance i-1 is still running after TerminateInstances; terminate it (`aws ec2 terminate-instances --region us-east-1 --instance-ids i-1`)",
 		);
 	});
 });

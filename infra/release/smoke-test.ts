@@ -28,6 +28,8 @@ export interface SmokeTestRequest {
 	buildId: string;
 	system: string;
 	instanceType: string;
+	/** Where it launches: a subnet in a zone that offers the instance type (smoke-test-subnet.ts). */
+	subnetId: string;
 	/** The line the image prints on its console once it is up (nix/boot-marker.json). */
 	marker: string;
 	/** The instance's and its volume's tags, besides Purpose and BuildId. */
@@ -103,6 +105,7 @@ async function launch(
 				new RunInstancesCommand({
 					ImageId: request.imageId,
 					InstanceType: request.instanceType as never,
+					SubnetId: request.subnetId,
 					MinCount: 1,
 					MaxCount: 1,
 					ClientToken: `${request.buildId}-smoke-test-${attempt}`,
@@ -133,13 +136,55 @@ async function launch(
 	);
 }
 
-/** TerminateInstances, idempotent on the instance id. */
-async function terminate(calls: AwsCalls, ec2: EC2Client, instanceId: string): Promise<void> {
-	await calls
-		.write(ec2, new TerminateInstancesCommand({ InstanceIds: [instanceId] }))
-		.catch((error) => {
-			if (errorCode(error) !== "InvalidInstanceID.NotFound") throw error;
-		});
+/**
+ * Right after RunInstances EC2 may answer InvalidInstanceID.NotFound for an
+ * instance that exists (EC2 developer guide, "Eventual consistency"): those
+ * answers are waited out, from `madeAt`, never taken to mean it is gone.
+ */
+function justLaunched(madeAt: number) {
+	return {
+		notVisibleYet: (error: unknown) => errorCode(error) === "InvalidInstanceID.NotFound",
+		madeAt,
+	};
+}
+
+/**
+ * TerminateInstances, idempotent on the instance id, confirmed with
+ * DescribeInstances: the instance is shutting-down or terminated, or one
+ * sentence says it is not (a NotFound answer proves nothing).
+ */
+async function terminate(
+	calls: AwsCalls,
+	ec2: EC2Client,
+	instanceId: string,
+	madeAt: number,
+): Promise<void> {
+	await calls.write(
+		ec2,
+		new TerminateInstancesCommand({ InstanceIds: [instanceId] }),
+		justLaunched(madeAt),
+	);
+	if (calls.dryRun) return;
+	let state: string | undefined;
+	await pollUntil(
+		async () => {
+			const described = await calls.read(
+				ec2,
+				new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+				justLaunched(madeAt),
+			);
+			state = described.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+			return state === "shutting-down" || state === "terminated" ? true : undefined;
+		},
+		{
+			firstMs: 1000,
+			limitMs: calls.budget.policy.visibilityWindowMs,
+			late: () =>
+				new PublishError(
+					`Instance ${instanceId} is still ${state ?? "unknown"} after TerminateInstances; terminate it (\`aws ec2 terminate-instances --region us-east-1 --instance-ids ${instanceId}\`): it powers itself off within 65 minutes of its launch anyway.`,
+				),
+		},
+	);
 }
 
 /**
@@ -149,23 +194,20 @@ async function terminate(calls: AwsCalls, ec2: EC2Client, instanceId: string): P
 async function readConsole(
 	request: SmokeTestRequest,
 	instanceId: string,
+	launchedAt: number,
 ): Promise<{ text: string; gone: boolean }> {
 	const { calls, ec2 } = request;
-	// EC2 is eventually consistent: right after RunInstances the new instance may be unknown.
-	const justLaunched = {
-		alsoRetry: (error: unknown) => errorCode(error) === "InvalidInstanceID.NotFound",
-	};
 	const output = await calls.read(
 		ec2,
 		new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }),
-		justLaunched,
+		justLaunched(launchedAt),
 	);
 	const text = Buffer.from(output.Output ?? "", "base64").toString();
 	if (text.includes(request.marker)) return { text, gone: false };
 	const described = await calls.read(
 		ec2,
 		new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
-		justLaunched,
+		justLaunched(launchedAt),
 	);
 	const state = described.Reservations?.[0]?.Instances?.[0]?.State?.Name;
 	return { text, gone: state === "terminated" || state === "shutting-down" || state === "stopped" };
@@ -193,7 +235,11 @@ async function leftovers(request: SmokeTestRequest): Promise<string[]> {
 }
 
 /** Waits for the boot marker on the instance's console, or says why it did not show; only reads. */
-async function waitForMarker(request: SmokeTestRequest, instanceId: string): Promise<void> {
+async function waitForMarker(
+	request: SmokeTestRequest,
+	instanceId: string,
+	launchedAt: number,
+): Promise<void> {
 	const timeLimit = request.timeLimitMs;
 	let seen = "";
 	const failure = (why: string) => {
@@ -204,7 +250,7 @@ async function waitForMarker(request: SmokeTestRequest, instanceId: string): Pro
 	};
 	await pollUntil(
 		async () => {
-			const { text, gone } = await readConsole(request, instanceId);
+			const { text, gone } = await readConsole(request, instanceId, launchedAt);
 			seen = text;
 			if (text.includes(request.marker)) return true;
 			if (gone) throw failure("the instance stopped");
@@ -229,7 +275,9 @@ export async function smokeTest(request: SmokeTestRequest): Promise<SmokeTestRes
 	const { calls, ec2, imageId } = request;
 	const tags = await imageTags(request);
 	if (tags[SMOKE_TEST_TAG] === request.buildId) {
-		for (const instanceId of await leftovers(request)) await terminate(calls, ec2, instanceId);
+		for (const instanceId of await leftovers(request)) {
+			await terminate(calls, ec2, instanceId, Date.now());
+		}
 		return "passed before";
 	}
 	const instanceId = await launch(request, tags[ATTEMPT_TAG]);
@@ -239,11 +287,12 @@ export async function smokeTest(request: SmokeTestRequest): Promise<SmokeTestRes
 		);
 		return "not run";
 	}
-	const stop = () => terminate(calls, ec2, instanceId);
+	const launchedAt = Date.now();
+	const stop = () => terminate(calls, ec2, instanceId, launchedAt);
 	const unregister = request.onLaunched?.(stop) ?? (() => {});
 	request.log(`smoke test: ${instanceId} (${request.instanceType}) boots ${imageId}.`);
 	try {
-		await waitForMarker(request, instanceId);
+		await waitForMarker(request, instanceId, launchedAt);
 		await calls.write(
 			ec2,
 			new CreateTagsCommand({

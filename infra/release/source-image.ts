@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode } from "../sdk/errors.ts";
+import { awsTimeIso } from "../sdk/times.ts";
 import { HOME_REGION, MANAGED_BY, SYSTEM_ARCHITECTURES, type System } from "../vocabulary.ts";
 
 /** What a record claims (ami.json's fields release uses). */
@@ -145,7 +146,7 @@ export async function checkSourceImage(
 			buildId: claim.buildId,
 			system: claim.system,
 			snapshotId: root ?? claim.snapshotId,
-			createdAt: image.CreationDate ?? "",
+			createdAt: awsTimeIso(image.CreationDate) ?? "",
 		},
 	};
 }

@@ -18,6 +18,15 @@ export interface RetryPolicy {
 	budget: number;
 	baseDelayMs: number;
 	maxDelayMs: number;
+	/**
+	 * How long what a run just made (a snapshot, an AMI, an instance) may stay
+	 * invisible to the next call (EC2's "eventual consistency"; coldsnap#43:
+	 * about two minutes for a new snapshot). Waited for on its own clock,
+	 * spending nothing of the retry budget.
+	 */
+	visibilityWindowMs: number;
+	/** The longest pause between two looks while waiting for visibility. */
+	visibilityDelayMs: number;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -26,6 +35,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 	budget: 200,
 	baseDelayMs: 250,
 	maxDelayMs: 20_000,
+	visibilityWindowMs: 150_000,
+	visibilityDelayMs: 5_000,
 };
 
 const TRANSIENT_CODES = new Set([
@@ -51,9 +62,21 @@ const TRANSIENT_CODES = new Set([
 const NETWORK_FAILURES =
 	/ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|ECONNABORTED|EAI_AGAIN|socket hang up|other side closed|The socket connection was closed|Connection closed/i;
 
+/**
+ * The one ValidationException the EBS direct APIs document as retryable
+ * (EBS user guide, "Error retries"): the service failed to read what was sent.
+ */
+const RETRYABLE_VALIDATION = /Failed to read block data/i;
+
 /** Whether a failed attempt may succeed when tried again. */
 export function isTransient(error: unknown): boolean {
 	if (TRANSIENT_CODES.has(errorCode(error))) return true;
+	if (
+		errorCode(error) === "ValidationException" &&
+		RETRYABLE_VALIDATION.test(String((error as Error)?.message))
+	) {
+		return true;
+	}
 	const status = httpStatus(error);
 	if (status !== undefined && (status >= 500 || status === 429)) return true;
 	if ((error as { $retryable?: unknown })?.$retryable) return true;
@@ -63,8 +86,16 @@ export function isTransient(error: unknown): boolean {
 }
 
 export interface CallOptions {
-	/** Further failures to retry for this request (e.g. a snapshot that is not visible yet). */
+	/** Further failures to retry for this request, as transient ones (from the budget). */
 	alsoRetry?: (error: unknown) => boolean;
+	/**
+	 * The answers that mean what this run just made is not visible yet (a
+	 * NotFound code right after the write): retried for the policy's
+	 * visibility window, on their own clock, without spending the budget.
+	 */
+	notVisibleYet?: (error: unknown) => boolean;
+	/** When what the call acts on was made (ms since the epoch): the window runs from then (default: the call's first attempt). */
+	madeAt?: number;
 }
 
 export class RetryBudget {
@@ -73,6 +104,7 @@ export class RetryBudget {
 	constructor(
 		readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 		private readonly sleep: (ms: number) => Promise<void> = (ms) => Bun.sleep(ms),
+		private readonly now: () => number = Date.now,
 	) {}
 
 	/** Retries spent so far, across the run. */
@@ -90,6 +122,8 @@ export class RetryBudget {
 		options: CallOptions = {},
 	): Promise<T> {
 		const { attemptTimeoutMs, maxAttempts, budget, baseDelayMs, maxDelayMs } = this.policy;
+		const madeAt = options.madeAt ?? this.now();
+		let looks = 0;
 		for (let tries = 1; ; tries++) {
 			const controller = new AbortController();
 			const timer = setTimeout(
@@ -101,6 +135,21 @@ export class RetryBudget {
 			} catch (caught) {
 				// An abort surfaces as the SDK's AbortError: report it as the timeout it was.
 				const error = controller.signal.aborted ? controller.signal.reason : caught;
+				if (options.notVisibleYet?.(error) === true) {
+					const { visibilityWindowMs, visibilityDelayMs } = this.policy;
+					const waited = this.now() - madeAt;
+					if (waited >= visibilityWindowMs) {
+						throw new StillNotVisible(
+							`${label} still found nothing ${Math.round(waited / 1000)} s after it was made (${describe(error)}), longer than AWS usually takes to show what is new; run the task again, which goes on where this one stopped.`,
+						);
+					}
+					// Not a failure: the same try again, after a pause that grows to visibilityDelayMs.
+					tries--;
+					await this.sleep(
+						Math.min(visibilityDelayMs, baseDelayMs * 2 ** looks++, visibilityWindowMs - waited),
+					);
+					continue;
+				}
 				const retryable = isTransient(error) || options.alsoRetry?.(error) === true;
 				if (!retryable) {
 					// Which request it was, for the sentence a refusal becomes (describeAwsRefusal).
@@ -123,6 +172,9 @@ export class RetryBudget {
 
 /** A request that kept failing with what may pass: a later run may well get through. */
 export class RetriesExhausted extends PublishError {}
+
+/** What a run made stayed invisible past the visibility window: a later run may well see it. */
+export class StillNotVisible extends RetriesExhausted {}
 
 /** The error of an attempt that took longer than its timeout. */
 class TimeoutAttempt extends Error {

@@ -20,6 +20,7 @@ export const STACK_OUTPUTS = [
 	"LifecycleTagKey",
 	"LifecycleTagValue",
 	"PublicAmis",
+	"SmokeTestSubnet",
 ] as const;
 export type StackOutputs = Record<(typeof STACK_OUTPUTS)[number], string>;
 

@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import { requireUnencryptedByDefault } from "../../infra/account/encryption.ts";
+import { requireUsableEncryption } from "../../infra/account/encryption.ts";
 import { BLOCK_SIZE } from "../../infra/publish/blocks.ts";
 import { amiNameProblem, ensureImage } from "../../infra/publish/image.ts";
 import {
@@ -138,8 +138,7 @@ export async function publishAmi(
 			`The stack's AMIs are public, and AWS deprecates public AMIs at most ${MAX_PUBLIC_DEPRECATION_DAYS} days (2 years) after their creation, not ${plan.deprecateDays}; pass --deprecate-days ${MAX_PUBLIC_DEPRECATION_DAYS} or fewer (or lower the lifecycleMaxAgeDays setting).`,
 		);
 	}
-	if (stack.PublicAmis === "true")
-		await requireUnencryptedByDefault(calls, clients.ec2, clients.region);
+	await requireUsableEncryption(calls, clients.ec2, clients.region, stack.PublicAmis === "true");
 
 	const buildId = buildIdOf(image.sha256);
 	const name = amiName(image.label, system, buildId);

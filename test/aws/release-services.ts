@@ -10,7 +10,13 @@ import { createHash } from "node:crypto";
 import { ec2Reply, filters, listParam, tagSet, tagsOf } from "./ec2-protocol.ts";
 import { putParameter } from "./ssm.ts";
 import { AwsError, type Handler, type Service } from "./stand-in.ts";
-import { ACCOUNT, type ImageBuilderImage, type InstanceRecord, type World } from "./world.ts";
+import {
+	ACCOUNT,
+	type ImageBuilderImage,
+	type InstanceRecord,
+	type World,
+	windowMs,
+} from "./world.ts";
 
 /** DescribeInstances' Filter.N.Name / Filter.N.Value.M: tag:<key>, image-id and instance-state-name. */
 function filtersOf(params: URLSearchParams): ((instance: InstanceRecord) => boolean)[] {
@@ -38,9 +44,94 @@ function instanceXml(instance: InstanceRecord): string {
 	return `<item><instanceId>${instance.id}</instanceId><imageId>${instance.imageId}</imageId><instanceState><code>${STATE_CODES[instance.state]}</code><name>${instance.state}</name></instanceState><instanceType>${instance.instanceType}</instanceType><metadataOptions><httpTokens>${instance.httpTokens ?? "optional"}</httpTokens></metadataOptions>${tagSet(instance.tags)}</item>`;
 }
 
+/** Each zone's subnet in the default VPC. */
+const subnetOf = (zone: string) => `subnet-${Buffer.from(zone).toString("hex").slice(-8)}`;
+
+/** A new instance EC2 does not show yet (its eventual consistency, right after RunInstances). */
+function instanceInvisible(world: World, instance: InstanceRecord): boolean {
+	return (
+		instance.launchedAt !== undefined &&
+		Date.now() - instance.launchedAt < windowMs(world, world.unkind.instanceInvisibleMs)
+	);
+}
+
+/** An instance by id as EC2 answers for it, or InvalidInstanceID.NotFound. */
+function visibleInstance(world: World, id: string): InstanceRecord {
+	const instance = world.instances.get(id);
+	if (instance === undefined || instanceInvisible(world, instance)) {
+		throw new AwsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+	}
+	return instance;
+}
+
+/** Where RunInstances puts an instance: the subnet asked for, or the default VPC's (which must exist). */
+function placement(world: World, params: URLSearchParams, instanceType: string): string {
+	const subnet = params.get("SubnetId") ?? params.get("NetworkInterface.1.SubnetId") ?? undefined;
+	const zones = Object.keys(world.unkind.zones);
+	if (subnet === undefined) {
+		if (!world.unkind.defaultVpc) {
+			throw new AwsError(
+				"VPCIdNotSpecified",
+				"No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.",
+			);
+		}
+		return subnetOf(zones[0] ?? "us-east-1a");
+	}
+	const zone = zones.find((z) => subnetOf(z) === subnet);
+	if (zone === undefined)
+		throw new AwsError("InvalidSubnetID.NotFound", `The subnet ID '${subnet}' does not exist`);
+	if (!world.unkind.zones[zone]?.includes(instanceType)) {
+		throw new AwsError(
+			"Unsupported",
+			`Your requested instance type (${instanceType}) is not supported in your requested Availability Zone (${zone}).`,
+		);
+	}
+	return subnet;
+}
+
 /** EC2 calls of the smoke test and the release's checks, to merge into ec2Service's handlers. */
 export function releaseEc2Handlers(world: World): Record<string, Handler> {
 	return {
+		DescribeVpcs: ({ params }) => {
+			const wantsDefault = filters(params).get("isDefault")?.includes("true");
+			const vpcs = world.unkind.defaultVpc || !wantsDefault ? ["vpc-default"] : [];
+			return ec2Reply(
+				"DescribeVpcs",
+				`<vpcSet>${vpcs.map((id) => `<item><vpcId>${id}</vpcId><isDefault>${world.unkind.defaultVpc}</isDefault></item>`).join("")}</vpcSet>`,
+			);
+		},
+		DescribeSubnets: ({ params }) => {
+			const wanted = filters(params);
+			const ids = listParam(params, "SubnetId");
+			const subnets = Object.keys(world.unkind.zones)
+				.map((zone) => ({ zone, id: subnetOf(zone) }))
+				.filter(
+					({ id }) =>
+						(ids.length === 0 || ids.includes(id)) &&
+						(!wanted.has("vpc-id") || world.unkind.defaultVpc),
+				);
+			for (const id of ids) {
+				if (!subnets.some((subnet) => subnet.id === id)) {
+					throw new AwsError("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`);
+				}
+			}
+			return ec2Reply(
+				"DescribeSubnets",
+				`<subnetSet>${subnets.map(({ zone, id }) => `<item><subnetId>${id}</subnetId><vpcId>vpc-default</vpcId><availabilityZone>${zone}</availabilityZone><defaultForAz>true</defaultForAz></item>`).join("")}</subnetSet>`,
+			);
+		},
+		DescribeInstanceTypeOfferings: ({ params }) => {
+			const types = filters(params).get("instance-type") ?? [];
+			const offerings = Object.entries(world.unkind.zones).flatMap(([zone, offered]) =>
+				offered
+					.filter((type) => types.length === 0 || types.includes(type))
+					.map((type) => ({ zone, type })),
+			);
+			return ec2Reply(
+				"DescribeInstanceTypeOfferings",
+				`<instanceTypeOfferingSet>${offerings.map(({ zone, type }) => `<item><instanceType>${type}</instanceType><locationType>availability-zone</locationType><location>${zone}</location></item>`).join("")}</instanceTypeOfferingSet>`,
+			);
+		},
 		RunInstances: ({ params }) => {
 			const token = params.get("ClientToken") ?? undefined;
 			const known = [...world.instances.values()].find((i) => token && i.clientToken === token);
@@ -53,6 +144,7 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 			const imageId = params.get("ImageId") ?? "";
 			if (!world.images.has(imageId))
 				throw new AwsError("InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
+			const subnetId = placement(world, params, params.get("InstanceType") ?? "");
 			const instance: InstanceRecord = known ?? {
 				id: world.nextId("i"),
 				clientToken: token,
@@ -65,6 +157,8 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 				state: "pending",
 				tags: tagsOf(params, "TagSpecification.1.Tag"),
 				pollsUntilBooted: world.bootPolls,
+				launchedAt: Date.now(),
+				subnetId,
 			};
 			world.instances.set(instance.id, instance);
 			return ec2Reply(
@@ -74,9 +168,13 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 		},
 		DescribeInstances: ({ params }) => {
 			const ids = listParam(params, "InstanceId");
+			for (const id of ids) visibleInstance(world, id);
 			const matchers = filtersOf(params);
 			const found = [...world.instances.values()].filter(
-				(i) => (ids.length === 0 || ids.includes(i.id)) && matchers.every((matches) => matches(i)),
+				(i) =>
+					(ids.length === 0 || ids.includes(i.id)) &&
+					matchers.every((matches) => matches(i)) &&
+					!instanceInvisible(world, i),
 			);
 			for (const instance of found) if (instance.state === "pending") instance.state = "running";
 			return ec2Reply(
@@ -85,9 +183,7 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 			);
 		},
 		GetConsoleOutput: ({ params }) => {
-			const instance = world.instances.get(params.get("InstanceId") ?? "");
-			if (instance === undefined)
-				throw new AwsError("InvalidInstanceID.NotFound", "The instance does not exist.");
+			const instance = visibleInstance(world, params.get("InstanceId") ?? "");
 			if (instance.state === "pending") instance.state = "running";
 			const lines = ["[    0.000000] Linux version 6.12", "<<< Welcome to NixOS >>>"];
 			const booted = instance.pollsUntilBooted !== undefined && instance.pollsUntilBooted-- <= 0;
@@ -101,9 +197,8 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 			);
 		},
 		TerminateInstances: ({ params }) => {
-			const instance = world.instances.get(params.get("InstanceId.1") ?? "");
-			if (instance === undefined)
-				throw new AwsError("InvalidInstanceID.NotFound", "The instance does not exist.");
+			// Not found yet is not gone: the instance runs on (EC2 developer guide, eventual consistency).
+			const instance = visibleInstance(world, params.get("InstanceId.1") ?? "");
 			const previous = instance.state;
 			instance.state = "terminated";
 			return ec2Reply(
@@ -129,6 +224,15 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 }
 
 function progress(world: World, image: ImageBuilderImage): void {
+	// Right after RetryImage, GetImage may still say FAILED for a while.
+	if (image.status === "FAILED" && (image.failedPolls ?? 0) > 0) {
+		image.failedPolls = (image.failedPolls ?? 0) - 1;
+		if (image.failedPolls === 0) {
+			image.status = "DISTRIBUTING";
+			image.reason = undefined;
+		}
+		return;
+	}
 	if (["AVAILABLE", "FAILED", "CANCELLED"].includes(image.status) || image.polls-- > 0) return;
 	image.polls = 1;
 	if (image.status === "PENDING") {
@@ -161,6 +265,12 @@ function progress(world: World, image: ImageBuilderImage): void {
 			region,
 			state: "available",
 			creationDate: new Date().toISOString(),
+			// A copy has no deprecation of its own; a public one gets AWS's default of 2 years.
+			deprecationTime:
+				outputs.PublicAmis === "true"
+					? new Date(Date.now() + 2 * 365 * 86_400_000).toISOString()
+					: undefined,
+			madeAt: undefined,
 			public: outputs.PublicAmis === "true",
 			sourceImageId: source?.id,
 			sourceImageRegion: source?.region,
@@ -259,9 +369,12 @@ export function imageBuilderService(world: World): Service {
 				if (!image.retryTokens.includes(input.clientToken)) {
 					image.retryTokens.push(input.clientToken);
 					if (image.status === "FAILED") {
-						image.status = "DISTRIBUTING";
-						image.reason = undefined;
 						image.polls = 1;
+						image.failedPolls = world.unkind.failedPollsAfterRetry;
+						if (image.failedPolls === 0) {
+							image.status = "DISTRIBUTING";
+							image.reason = undefined;
+						}
 					}
 				}
 				return { body: { clientToken: input.clientToken, imageBuildVersionArn: image.arn } };

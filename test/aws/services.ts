@@ -8,11 +8,13 @@ import { ec2Reply, filters, listParam, tagSet, tagsOf } from "./ec2-protocol.ts"
 import { AwsError, type Service, type StandInRequest, xmlEscape } from "./stand-in.ts";
 import {
 	ACCOUNT,
+	awsTime,
 	BLOCK_SIZE,
 	type ImageRecord,
 	linearChecksum,
 	type SnapshotRecord,
 	type World,
+	windowMs,
 } from "./world.ts";
 
 function queryReply(action: string, inner: string) {
@@ -33,12 +35,28 @@ function header(request: StandInRequest, name: string): string {
 	return Array.isArray(value) ? (value[0] ?? "") : (value ?? "");
 }
 
-function snapshotFor(world: World, id: string): SnapshotRecord {
+/** Whether a snapshot started so recently that AWS does not show it yet (coldsnap#43). */
+function invisible(world: World, snapshot: SnapshotRecord): boolean {
+	return (
+		Date.now() - snapshot.startTime.getTime() < windowMs(world, world.unkind.snapshotInvisibleMs)
+	);
+}
+
+/** A snapshot the EBS direct APIs can see, or their 404. */
+function visibleSnapshot(world: World, id: string): SnapshotRecord {
 	const snapshot = world.snapshots.get(id);
-	if (snapshot === undefined) {
+	if (snapshot === undefined || invisible(world, snapshot)) {
 		throw new AwsError("ResourceNotFoundException", `The snapshot '${id}' does not exist.`, 404);
 	}
 	return snapshot;
+}
+
+/** Whether an AMI was registered so recently that DescribeImages does not show it yet. */
+function imageInvisible(world: World, image: ImageRecord): boolean {
+	return (
+		image.madeAt !== undefined &&
+		Date.now() - image.madeAt < windowMs(world, world.unkind.imageInvisibleMs)
+	);
 }
 
 export function ebsService(world: World): Service {
@@ -105,7 +123,10 @@ export function ebsService(world: World): Service {
 			},
 			PutSnapshotBlock: (request) => {
 				const [, , id = "", , index = "0"] = request.path.split("/");
-				const snapshot = snapshotFor(world, id);
+				const snapshot = visibleSnapshot(world, id);
+				if (world.unkind.unreadableBlocksOnce.delete(Number(index))) {
+					throw new AwsError("ValidationException", "Failed to read block data.");
+				}
 				// Once CompleteSnapshot was called, EBS takes no more blocks, although the snapshot is still pending.
 				if (snapshot.state !== "pending" || snapshot.pollsUntilCompleted !== undefined) {
 					throw new AwsError("ValidationException", `The snapshot '${id}' is not pending.`);
@@ -134,7 +155,7 @@ export function ebsService(world: World): Service {
 			},
 			CompleteSnapshot: (request) => {
 				const id = request.path.split("/").pop() ?? "";
-				const snapshot = snapshotFor(world, id);
+				const snapshot = visibleSnapshot(world, id);
 				if (snapshot.state !== "pending" || snapshot.pollsUntilCompleted !== undefined) {
 					throw new AwsError("ValidationException", `The snapshot '${id}' is not pending.`);
 				}
@@ -169,7 +190,7 @@ function describeSnapshot(snapshot: SnapshotRecord): string {
 	return `<item><snapshotId>${snapshot.id}</snapshotId><volumeId>vol-ffffffff</volumeId><status>${state}</status><startTime>${snapshot.startTime.toISOString()}</startTime><progress>${state === "completed" ? "100%" : "0%"}</progress><ownerId>${ACCOUNT}</ownerId><volumeSize>${snapshot.volumeSize}</volumeSize><description>${xmlEscape(snapshot.description)}</description><encrypted>false</encrypted>${tagSet(snapshot.tags)}</item>`;
 }
 
-function describeImage(image: ImageRecord): string {
+function describeImage(world: World, image: ImageRecord): string {
 	if (image.state === "pending" && image.pollsUntilAvailable-- <= 0) image.state = "available";
 	const devices = image.blockDevices
 		.map(
@@ -177,7 +198,7 @@ function describeImage(image: ImageRecord): string {
 				`<item><deviceName>${d.deviceName}</deviceName><ebs><snapshotId>${d.snapshotId ?? ""}</snapshotId><volumeType>${d.volumeType ?? ""}</volumeType><deleteOnTermination>${d.deleteOnTermination ?? false}</deleteOnTermination></ebs></item>`,
 		)
 		.join("");
-	return `<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name><imageState>${image.state}</imageState><creationDate>${image.creationDate}</creationDate>${image.deprecationTime ? `<deprecationTime>${image.deprecationTime}</deprecationTime>` : ""}<architecture>${image.architecture}</architecture>${image.bootMode ? `<bootMode>${image.bootMode}</bootMode>` : ""}${image.tpmSupport ? `<tpmSupport>${image.tpmSupport}</tpmSupport>` : ""}${image.imdsSupport ? `<imdsSupport>${image.imdsSupport}</imdsSupport>` : ""}<enaSupport>${image.enaSupport ?? false}</enaSupport><isPublic>${image.public}</isPublic>${image.sourceImageId ? `<sourceImageId>${image.sourceImageId}</sourceImageId><sourceImageRegion>${image.sourceImageRegion ?? ""}</sourceImageRegion>` : ""}<imageOwnerId>${image.owner ?? ACCOUNT}</imageOwnerId><rootDeviceName>${image.rootDeviceName}</rootDeviceName><blockDeviceMapping>${devices}</blockDeviceMapping>${tagSet(image.tags)}</item>`;
+	return `<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name><imageState>${image.state}</imageState><creationDate>${awsTime(world, image.creationDate)}</creationDate>${image.deprecationTime ? `<deprecationTime>${awsTime(world, image.deprecationTime)}</deprecationTime>` : ""}<architecture>${image.architecture}</architecture>${image.bootMode ? `<bootMode>${image.bootMode}</bootMode>` : ""}${image.tpmSupport ? `<tpmSupport>${image.tpmSupport}</tpmSupport>` : ""}${image.imdsSupport ? `<imdsSupport>${image.imdsSupport}</imdsSupport>` : ""}<enaSupport>${image.enaSupport ?? false}</enaSupport><isPublic>${image.public}</isPublic>${image.sourceImageId ? `<sourceImageId>${image.sourceImageId}</sourceImageId><sourceImageRegion>${image.sourceImageRegion ?? ""}</sourceImageRegion>` : ""}<imageOwnerId>${image.owner ?? ACCOUNT}</imageOwnerId><rootDeviceName>${image.rootDeviceName}</rootDeviceName><blockDeviceMapping>${devices}</blockDeviceMapping>${tagSet(image.tags)}</item>`;
 }
 
 export function ec2Service(world: World): Service {
@@ -185,6 +206,11 @@ export function ec2Service(world: World): Service {
 		protocol: "ec2",
 		operation: ({ params }) => params.get("Action") ?? "",
 		handlers: {
+			GetEbsDefaultKmsKeyId: () =>
+				ec2Reply(
+					"GetEbsDefaultKmsKeyId",
+					`<kmsKeyId>${xmlEscape(world.unkind.defaultKmsKeyId)}</kmsKeyId>`,
+				),
 			GetEbsEncryptionByDefault: ({ region }) =>
 				ec2Reply(
 					"GetEbsEncryptionByDefault",
@@ -193,13 +219,17 @@ export function ec2Service(world: World): Service {
 			DescribeSnapshots: ({ params }) => {
 				const ids = listParam(params, "SnapshotId");
 				for (const id of ids) {
-					if (!world.snapshots.has(id)) {
+					const snapshot = world.snapshots.get(id);
+					if (snapshot === undefined || invisible(world, snapshot)) {
 						throw new AwsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
 					}
 				}
 				const wanted = filters(params);
 				const found = [...world.snapshots.values()].filter(
-					(s) => (ids.length === 0 || ids.includes(s.id)) && matchesTags(s.tags, wanted),
+					(s) =>
+						(ids.length === 0 || ids.includes(s.id)) &&
+						matchesTags(s.tags, wanted) &&
+						!invisible(world, s),
 				);
 				return ec2Reply(
 					"DescribeSnapshots",
@@ -264,13 +294,17 @@ export function ec2Service(world: World): Service {
 					pollsUntilAvailable: 1,
 					region: "us-east-1",
 					public: false,
+					madeAt: Date.now(),
 				};
 				world.images.set(image.id, image);
 				return ec2Reply("RegisterImage", `<imageId>${image.id}</imageId>`);
 			},
 			DescribeImages: ({ params }) => {
 				const ids = listParam(params, "ImageId");
-				const unknown = ids.find((id) => !world.images.has(id));
+				const unknown = ids.find((id) => {
+					const image = world.images.get(id);
+					return image === undefined || imageInvisible(world, image);
+				});
 				if (unknown !== undefined)
 					throw new AwsError("InvalidAMIID.NotFound", `The image id '[${unknown}]' does not exist`);
 				const wanted = filters(params);
@@ -282,19 +316,35 @@ export function ec2Service(world: World): Service {
 					(i) =>
 						(ids.length === 0 || ids.includes(i.id)) &&
 						(owners.length === 0 || owners.includes(i.owner ?? ACCOUNT)) &&
+						!imageInvisible(world, i) &&
 						(!wanted.has("name") || wanted.get("name")?.includes(i.name)) &&
 						matchesTags(i.tags, wanted),
 				);
 				return ec2Reply(
 					"DescribeImages",
-					`<imagesSet>${found.map(describeImage).join("")}</imagesSet>`,
+					`<imagesSet>${found.map((image) => describeImage(world, image)).join("")}</imagesSet>`,
 				);
 			},
 			EnableImageDeprecation: ({ params }) => {
 				const image = world.images.get(params.get("ImageId") ?? "");
 				if (image === undefined)
 					throw new AwsError("InvalidAMIID.NotFound", "The image does not exist.");
-				image.deprecationTime = new Date(params.get("DeprecateAt") ?? "").toISOString();
+				const at = Date.parse(params.get("DeprecateAt") ?? "");
+				const year = 365 * 86_400_000;
+				// EC2 API reference, EnableImageDeprecation: 10 years ahead at most, 2 from creation for public AMIs.
+				if (at > Date.now() + 10 * year) {
+					throw new AwsError(
+						"InvalidParameterValue",
+						"The deprecation time cannot be more than 10 years in the future.",
+					);
+				}
+				if (image.public && at > Date.parse(image.creationDate) + 2 * year) {
+					throw new AwsError(
+						"InvalidParameterValue",
+						"The deprecation time of a public AMI cannot be more than 2 years after its creation.",
+					);
+				}
+				image.deprecationTime = new Date(at).toISOString();
 				return ec2Reply("EnableImageDeprecation", "<return>true</return>");
 			},
 		},

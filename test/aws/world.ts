@@ -55,6 +55,8 @@ export interface ImageRecord {
 	public: boolean;
 	/** The account that owns it (default: ACCOUNT, the stand-in's own). */
 	owner?: string;
+	/** When it was made (ms): the invisibility window runs from then. */
+	madeAt?: number;
 	/** A copy's source (CopyImage, as Image Builder makes them). */
 	sourceImageId?: string;
 	sourceImageRegion?: string;
@@ -73,6 +75,9 @@ export interface InstanceRecord {
 	tags: Record<string, string>;
 	/** GetConsoleOutput calls until the image's boot marker shows (undefined: it never does). */
 	pollsUntilBooted?: number;
+	/** When RunInstances made it (ms): the invisibility window runs from then. */
+	launchedAt?: number;
+	subnetId?: string;
 }
 
 export interface ImageBuilderImage {
@@ -88,6 +93,8 @@ export interface ImageBuilderImage {
 	polls: number;
 	/** Whether this distribution fails once (before a RetryImage). */
 	failOnce?: string;
+	/** GetImage answers left that still say FAILED after a RetryImage. */
+	failedPolls?: number;
 	retryTokens: string[];
 	amis: { region: string; image: string; name: string }[];
 }
@@ -118,7 +125,50 @@ export interface World {
 	blockPublicAccess: Set<string>;
 	/** SSM parameters by region (test/aws/ssm.ts). */
 	parameters: Map<string, Map<string, ParameterRecord>>;
+	/**
+	 * What real AWS does that a kind stand-in would not (aws-review.md), each
+	 * window in AWS's milliseconds, run `clockSpeed` times faster, so a
+	 * 150-second window costs a test a few seconds.
+	 */
+	unkind: Unkindness;
 	nextId: (prefix: string) => string;
+}
+
+export interface Unkindness {
+	/** How many times faster than AWS's clock the windows run. */
+	clockSpeed: number;
+	/** A new snapshot is unknown to PutSnapshotBlock and DescribeSnapshots for this long (coldsnap#43: ~2 min). */
+	snapshotInvisibleMs: number;
+	/** A new AMI is InvalidAMIID.NotFound to DescribeImages for this long. */
+	imageInvisibleMs: number;
+	/** A new instance is InvalidInstanceID.NotFound to every call for this long. */
+	instanceInvisibleMs: number;
+	/** These block indexes answer "Failed to read block data" once each (a retryable ValidationException). */
+	unreadableBlocksOnce: Set<number>;
+	/** After RetryImage, GetImage still answers FAILED this many times. */
+	failedPollsAfterRetry: number;
+	/** The account has a default VPC (RunInstances without a subnet needs one). */
+	defaultVpc: boolean;
+	/** Availability zones of us-east-1 whose subnets exist, and which of them offer which instance types. */
+	zones: Record<string, string[]>;
+	/** GetEbsDefaultKmsKeyId's answer. */
+	defaultKmsKeyId: string;
+	/**
+	 * AMI times (CreationDate, DeprecationTime: strings, not timestamps, in EC2's
+	 * model, so the SDK passes them on as written) without their zone.
+	 */
+	timesWithoutZone: boolean;
+}
+
+/** A window of AWS's clock as the stand-in runs it. */
+export function windowMs(world: World, awsMs: number): number {
+	return awsMs / world.unkind.clockSpeed;
+}
+
+/** A time as the stand-in answers it: ISO 8601, without its zone when the world says so. */
+export function awsTime(world: World, date: Date | string): string {
+	const iso = typeof date === "string" ? date : date.toISOString();
+	return world.unkind.timesWithoutZone ? iso.replace(/\.\d+Z$|Z$/, "") : iso;
 }
 
 export function createWorld(): World {
@@ -139,6 +189,18 @@ export function createWorld(): World {
 		imageBuilderImages: new Map(),
 		blockPublicAccess: new Set(),
 		parameters: new Map(),
+		unkind: {
+			clockSpeed: 1,
+			snapshotInvisibleMs: 0,
+			imageInvisibleMs: 0,
+			instanceInvisibleMs: 0,
+			unreadableBlocksOnce: new Set(),
+			failedPollsAfterRetry: 0,
+			defaultVpc: true,
+			zones: { "us-east-1a": ["t3.nano", "t4g.nano"], "us-east-1e": ["t3.nano"] },
+			defaultKmsKeyId: "alias/aws/ebs",
+			timesWithoutZone: false,
+		},
 		nextId: (prefix) => `${prefix}-${(++counter).toString(16).padStart(17, "0")}`,
 	};
 }
@@ -164,6 +226,7 @@ export function stackOutputs(name = "Production"): Record<string, string> {
 		DistributionRoleArn: `arn:aws:iam::${ACCOUNT}:role/${name}-DistributionExecutionRole-ABC`,
 		DistributionRegions: "us-east-1,eu-west-1",
 		PublicAmis: "true",
+		SmokeTestSubnet: "default",
 		LifecyclePolicyArn: `arn:aws:imagebuilder:us-east-1:${ACCOUNT}:lifecycle-policy/${name.toLowerCase()}-nixos`,
 		LifecycleTagKey: "nix-images:lifecycle",
 		LifecycleTagValue: name,

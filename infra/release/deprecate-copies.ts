@@ -1,0 +1,71 @@
+/**
+ * Image Builder's regional copies get no deprecation time of their own (only
+ * AWS's 2-year default for public AMIs), so each gets the source's, as
+ * NixOS/amis deprecates every copy: capped at 2 years from the copy's
+ * creation when it is public (EnableImageDeprecation's limit).
+ */
+import {
+	DescribeImagesCommand,
+	type EC2Client,
+	EnableImageDeprecationCommand,
+} from "@aws-sdk/client-ec2";
+import type { AwsCalls } from "../sdk/calls.ts";
+import { errorCode } from "../sdk/errors.ts";
+import { awsTimeMs } from "../sdk/times.ts";
+import { MAX_PUBLIC_DEPRECATION_DAYS } from "../vocabulary.ts";
+
+const DAY_MS = 86_400_000;
+
+/** Just made by the distribution: a copy may not be visible in its region yet. */
+const justCopied = {
+	notVisibleYet: (error: unknown) => errorCode(error) === "InvalidAMIID.NotFound",
+};
+
+/**
+ * EnableImageDeprecation of every copy at the source's deprecation time (or
+ * 2 years after the copy's creation, if sooner, for public copies),
+ * idempotent on that date, derived from the AMIs: a copy already deprecated
+ * then is left alone. Returns region → the deprecation time set.
+ */
+export async function deprecateCopies(
+	calls: AwsCalls,
+	ec2For: (region: string) => EC2Client,
+	home: EC2Client,
+	sourceImageId: string,
+	copies: Readonly<Record<string, string>>,
+	publicAmis: boolean,
+): Promise<Record<string, string>> {
+	const { Images } = await calls.read(
+		home,
+		new DescribeImagesCommand({ ImageIds: [sourceImageId] }),
+	);
+	const source = Images?.[0]?.DeprecationTime;
+	const sourceAt = source ? awsTimeMs(source) : undefined;
+	const set = await Promise.all(
+		Object.entries(copies).map(async ([region, imageId]) => {
+			const ec2 = ec2For(region);
+			const { Images: found } = await calls.read(
+				ec2,
+				new DescribeImagesCommand({ ImageIds: [imageId] }),
+				{ ...justCopied, madeAt: Date.now() },
+			);
+			const copy = found?.[0];
+			const created = copy?.CreationDate ? awsTimeMs(copy.CreationDate) : Date.now();
+			// Whole minutes, what EC2 stores; the cap rounds down so it stays within AWS's limit.
+			const cap = publicAmis
+				? Math.floor((created + MAX_PUBLIC_DEPRECATION_DAYS * DAY_MS) / 60_000) * 60_000
+				: Number.POSITIVE_INFINITY;
+			const at = Math.min(sourceAt ?? cap, cap);
+			if (!Number.isFinite(at)) return [region, ""] as const;
+			const current = copy?.DeprecationTime ? awsTimeMs(copy.DeprecationTime) : undefined;
+			if (current !== at) {
+				await calls.write(
+					ec2,
+					new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(at) }),
+				);
+			}
+			return [region, new Date(at).toISOString()] as const;
+		}),
+	);
+	return Object.fromEntries(set.filter(([, at]) => at !== ""));
+}

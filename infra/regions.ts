@@ -1,16 +1,11 @@
-import { RegionInfo } from "aws-cdk-lib/region-info";
+import { AWS_REGIONS } from "./vocabulary.ts";
 
-/** Regions of the `aws` partition that every account has (not opt-in), from the CDK's region data. */
+/** Regions of the `aws` partition that every account has (not opt-in), sorted. */
 export function defaultRegions(): string[] {
-	return RegionInfo.regions
-		.filter((region) => region.partition === "aws" && !region.isOptInRegion)
-		.map((region) => region.name)
-		.sort();
+	return [...AWS_REGIONS.default].sort();
 }
 
 /** Every region of the `aws` partition, opt-in ones included. */
 export function partitionRegions(): string[] {
-	return RegionInfo.regions
-		.filter((region) => region.partition === "aws")
-		.map((region) => region.name);
+	return [...AWS_REGIONS.default, ...AWS_REGIONS.optIn].sort();
 }

@@ -10,6 +10,54 @@
 export const HOME_REGION = "us-east-1";
 
 /**
+ * The regions of the `aws` partition, as aws-cdk-lib/region-info lists them
+ * (a test keeps the two equal): those every account has, and the opt-in ones.
+ * Here, not read from the CDK at run time, because loading region-info costs
+ * every task that reads the settings (publish, release) about 37 MiB.
+ */
+export const AWS_REGIONS = {
+	default: [
+		"ap-northeast-1",
+		"ap-northeast-2",
+		"ap-northeast-3",
+		"ap-south-1",
+		"ap-southeast-1",
+		"ap-southeast-2",
+		"ca-central-1",
+		"eu-central-1",
+		"eu-north-1",
+		"eu-west-1",
+		"eu-west-2",
+		"eu-west-3",
+		"sa-east-1",
+		"us-east-1",
+		"us-east-2",
+		"us-west-1",
+		"us-west-2",
+	],
+	optIn: [
+		"af-south-1",
+		"ap-east-1",
+		"ap-east-2",
+		"ap-south-2",
+		"ap-southeast-3",
+		"ap-southeast-4",
+		"ap-southeast-5",
+		"ap-southeast-6",
+		"ap-southeast-7",
+		"ca-west-1",
+		"eu-central-2",
+		"eu-south-1",
+		"eu-south-2",
+		"il-central-1",
+		"me-central-1",
+		"me-south-1",
+		"me-west-1",
+		"mx-central-1",
+	],
+} as const;
+
+/**
  * What each Nix system is called by EC2 and by OCI image platforms, and the
  * instance type its smoke test runs on. The systems themselves are listed in
  * nix/systems.json; a test keeps the two equal.

@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import { benchBuild } from "./bench/build.ts";
 import { benchPublish } from "./bench/publish.ts";
+import { benchPublishTask } from "./bench/publish-task.ts";
 import { benchRunner } from "./bench/runner.ts";
 import { benchSynth } from "./bench/synth.ts";
 
@@ -15,6 +16,7 @@ const sections: Record<string, () => unknown> = {
 	build: () => benchBuild(),
 	synth: () => benchSynth(),
 	publish: () => benchPublish(),
+	"publish-task": () => benchPublishTask(),
 };
 
 const wanted = Bun.argv.slice(2);

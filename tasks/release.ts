@@ -30,7 +30,7 @@ import {
 	stackRepository,
 } from "./release/checks.ts";
 import { indexContainers, moveContainerTags, planIndex } from "./release/containers.ts";
-import { readPublished } from "./release/inputs.ts";
+import { missingRecords, readPublished } from "./release/inputs.ts";
 import {
 	amiTable,
 	containerSection,
@@ -231,6 +231,12 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 		return;
 	}
 	const records = readPublished(root);
+	const missing = missingRecords(records);
+	if (missing.length > 0) {
+		log(
+			`not in this release: ${missing.join("; ")}; publish those on a machine of that system (in CI its images job) and release again.`,
+		);
+	}
 	const indexPlan = records.containers.length > 0 ? planIndex(records.containers) : undefined;
 	const settings = stackSettings(cdkContext(root));
 	const current = currentManifest(root, output.json);
@@ -319,6 +325,6 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 				`${manifest.containers.repository}:${[manifest.containers.tags.release, ...moving].join(", ")} → ${manifest.containers.indexDigest}\n`,
 			);
 		}
-		appendStepSummary(summaryMarkdown(manifest));
+		appendStepSummary(summaryMarkdown(manifest, missing));
 	});
 }

@@ -505,6 +505,25 @@ describe("release", () => {
 		expect(containersOnly.stdout).not.toContain("region");
 	}, 60_000);
 
+	test("one system's images job failed: the other system is released, and the step summary names the missing one", async () => {
+		seedAmi("x86_64-linux");
+		seedContainer("x86_64-linux");
+		const summary = join(work, "summary-missing.md");
+		rmSync(summary, { force: true });
+		const run = await release(["--no-smoke-test"], {
+			GITHUB_ACTIONS: "true",
+			GITHUB_STEP_SUMMARY: summary,
+		});
+		expect(run.exitCode).toBe(0);
+		expect(Object.keys(manifestOf().amis)).toEqual(["x86_64-linux"]);
+		expect(run.stderr).toContain(
+			"not in this release: aarch64-linux (no ami.json, no container.json)",
+		);
+		expect(readFileSync(summary, "utf8")).toContain(
+			"**Not in this release:** aarch64-linux (no ami.json, no container.json).",
+		);
+	}, 60_000);
+
 	test("the containers of some systems only: their index under its own tag, and latest left where it was", async () => {
 		seedContainer("x86_64-linux");
 		const run = await release();

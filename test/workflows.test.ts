@@ -26,6 +26,7 @@ type Job = {
 	needs?: string[];
 	"runs-on": string;
 	outputs?: Record<string, string>;
+	"timeout-minutes"?: number;
 	environment?: string;
 	permissions?: Record<string, string>;
 	concurrency?: { group: string; "cancel-in-progress": boolean | string };
@@ -275,6 +276,28 @@ describe("workflows", () => {
 		expect(names.filter((name) => pattern.test(name)).sort()).toEqual(
 			SYSTEMS.map((system) => `published-${system}`).sort(),
 		);
+	});
+
+	test("a re-run of a failed job can upload again: every artifact overwrites, the Pages artifact is named per attempt", () => {
+		const uploads = steps.filter(({ step }) => usesOf(step, "actions/upload-artifact"));
+		expect(uploads.length).toBeGreaterThan(0);
+		for (const { job, step } of uploads)
+			expect({ job, overwrite: step.with?.overwrite }).toEqual({ job, overwrite: true });
+		const pages = PIPELINE.jobs.pages as Job;
+		const site = pages.steps.find((s) => usesOf(s, "actions/upload-pages-artifact"))?.with?.name;
+		const deployed = pages.steps.find((s) => usesOf(s, "actions/deploy-pages"))?.with
+			?.artifact_name;
+		expect(site).toBe(`github-pages-${expression("github.run_attempt")}`);
+		expect(deployed).toBe(site);
+		// deploy-pages cancels a stalled deployment itself after 10 minutes: the job outlives that.
+		expect(pages["timeout-minutes"]).toBeGreaterThan(10);
+	});
+
+	test("release runs when one system's images job failed, and releases the systems that published", () => {
+		const release = PIPELINE.jobs.release as Job;
+		expect(release.if).toContain("!cancelled()");
+		expect(release.if).toContain("needs.deploy.result == 'success'");
+		expect(release.if).not.toContain("needs.images.result");
 	});
 
 	test("no disk image or container image goes into an artifact or a cache", () => {

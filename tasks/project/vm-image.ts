@@ -45,7 +45,7 @@ export interface Verified {
 	sha256: string;
 }
 
-const CHUNK = 8 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
 const SECTOR = 512;
 
 /** The SHA-256 of an open file, reading it in chunks; `onProgress` gets the bytes read so far. */

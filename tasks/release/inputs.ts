@@ -40,6 +40,21 @@ function read<T>(root: string, path: string, fields: readonly string[], system: 
 	return record as T;
 }
 
+/**
+ * What the records leave out, per system of nix/systems.json: "aarch64-linux
+ * (no ami.json, no container.json)". In the pipeline, the systems whose images
+ * job failed or did not publish.
+ */
+export function missingRecords(published: Published): string[] {
+	return systems().flatMap((system) => {
+		const lacks = [
+			!published.amis.some((ami) => ami.system === system) && "no ami.json",
+			!published.containers.some((container) => container.system === system) && "no container.json",
+		].filter(Boolean);
+		return lacks.length > 0 ? [`${system} (${lacks.join(", ")})`] : [];
+	});
+}
+
 /** Every ami.json and container.json there is, for the systems of nix/systems.json. */
 export function readPublished(root: string): Published {
 	const published: Published = { amis: [], containers: [] };

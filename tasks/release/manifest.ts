@@ -107,8 +107,12 @@ export function amiTable(manifest: ReleaseManifest, markdown = false): string {
 }
 
 /** The release as a GitHub step summary: the table and the containers. */
-export function summaryMarkdown(manifest: ReleaseManifest): string {
+export function summaryMarkdown(
+	manifest: ReleaseManifest,
+	missing: readonly string[] = [],
+): string {
 	const lines = [`### Release ${manifest.version}`, ""];
+	if (missing.length > 0) lines.push(`**Not in this release:** ${missing.join("; ")}.`, "");
 	if (Object.keys(manifest.amis).length > 0) lines.push(amiTable(manifest, true), "");
 	const containers = manifest.containers;
 	if (containers) {

@@ -7,7 +7,15 @@
  * --dry-run, Ctrl-C, and a SIGKILL between any two steps followed by a re-run.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { bootMarker } from "../tasks/project/boot-marker.ts";
 import { buildIdOf, containerTag } from "../tasks/project/names.ts";
@@ -55,7 +63,11 @@ const MARKER = bootMarker(REPO);
 
 const project = projectCopy();
 const work = tempDir("release");
-const childTmp = join(work, "tmp");
+/**
+ * The runs' TMPDIR: short (podman refuses a run root longer than 50 characters,
+ * and would otherwise go to /tmp, shared with other test runs), and this file's own.
+ */
+const childTmp = mkdtempSync("/tmp/ni-");
 /** skopeo and podman in front of the real ones, which can stop the run at a registry step. */
 const spy = join(work, "bin");
 const releaseJson = join(project.dir, "outputs/main/release.json");
@@ -251,17 +263,11 @@ function expectOneReleaseOfEach(amis: Record<string, string>) {
 	expect(indexAt(manifest.containers.tags.release)?.digest).toBe(manifest.containers.indexDigest);
 }
 
-/**
- * The runs' private directories still there: the login's (in TMPDIR) and
- * podman's run root (TMPDIR is too long for it: /tmp, where only those of
- * processes that are gone count, not another test run's).
- */
+/** The runs' private directories still there: the login's and podman's run root, both in this file's TMPDIR. */
 function authDirectoriesLeft(): string[] {
-	const gone = (name: string) => !existsSync(`/proc/${name.split("-")[3]}`);
-	return [
-		...readdirSync(childTmp).filter((name) => name.startsWith("nix-images-auth-")),
-		...readdirSync("/tmp").filter((name) => name.startsWith("nix-images-podman-") && gone(name)),
-	];
+	return readdirSync(childTmp).filter(
+		(name) => name.startsWith("nix-images-auth-") || name.startsWith("nix-images-podman-"),
+	);
 }
 
 beforeAll(async () => {
@@ -288,6 +294,7 @@ afterAll(async () => {
 	await registry?.stop();
 	project.dispose();
 	rmSync(work, { recursive: true, force: true });
+	rmSync(childTmp, { recursive: true, force: true });
 });
 
 /** A fresh account and registry tags, no records, nothing paused. */
@@ -899,12 +906,21 @@ describe("release, as unkind as AWS", () => {
 		world.bootPolls = 10_000;
 		world.unkind.clockSpeed = 10;
 		world.unkind.instanceInvisibleMs = 20_000; // 2 s here
+		// Both launches answered (a look at each instance's console follows): then Ctrl-C.
+		const watched = new Set<string>();
+		const bothWatched = new Promise<void>((resolve) => {
+			standIn.hooks.set("GetConsoleOutput", (request) => {
+				watched.add(request.params.get("InstanceId") ?? "");
+				if (watched.size === 2) resolve();
+				return undefined;
+			});
+		});
 		const child = spawnRelease();
-		await standIn.arrival("RunInstances", 2);
+		await bothWatched;
 		child.kill("SIGINT");
 		expect(await child.exited).toBe(130);
 		const instances = [...world.instances.values()];
-		expect(instances.length).toBeGreaterThan(0);
+		expect(instances.length).toBe(2);
 		expect(instances.map((instance) => instance.state)).toEqual(instances.map(() => "terminated"));
 	}, 60_000);
 

@@ -4,7 +4,7 @@ import { CfnDistributionConfiguration } from "aws-cdk-lib/aws-imagebuilder";
 import { Construct } from "constructs";
 import { ec2ImageArns } from "./arns.ts";
 import { acceptWildcard } from "./findings.ts";
-import { LIFECYCLE_TAG_KEY, MANAGED_BY } from "./vocabulary.ts";
+import { LIFECYCLE_TAG_KEY, lifecycleTagValue, MANAGED_BY } from "./vocabulary.ts";
 
 export interface AmiDistributionProps {
 	/** Lower-case base of the configurations' names: `<name>-<system>`. */
@@ -14,7 +14,6 @@ export interface AmiDistributionProps {
 	systems: readonly string[];
 	regions: readonly string[];
 	publicAmis: boolean;
-	lifecycleTagValue: string;
 }
 
 /**
@@ -154,10 +153,6 @@ export class AmiDistribution extends Construct {
 			);
 		}
 
-		const amiTags = {
-			[MANAGED_BY.key]: MANAGED_BY.value,
-			[LIFECYCLE_TAG_KEY]: props.lifecycleTagValue,
-		};
 		this.configurations = Object.fromEntries(
 			props.systems.map((system) => [
 				system,
@@ -169,7 +164,10 @@ export class AmiDistribution extends Construct {
 						region,
 						amiDistributionConfiguration: {
 							Description: "NixOS for Amazon EC2, built by nix-images",
-							AmiTags: amiTags,
+							AmiTags: {
+								[MANAGED_BY.key]: MANAGED_BY.value,
+								[LIFECYCLE_TAG_KEY]: lifecycleTagValue(props.stackName, system),
+							},
 							...(props.publicAmis
 								? { LaunchPermissionConfiguration: { UserGroups: ["all"] } }
 								: {}),

@@ -45,7 +45,7 @@ describe("readSettings", () => {
 			repositoryName: "nix",
 			regions: defaultRegions(),
 			publicAmis: true,
-			lifecycleKeep: 3,
+			lifecycleKeep: 2,
 			lifecycleMaxAgeDays: 90,
 			githubEnvironment: "Production",
 			githubPublishEnvironment: "Images",
@@ -76,7 +76,7 @@ describe("readSettings", () => {
 	});
 	test("names the key and the allowed values in one sentence", () => {
 		expect(rejects({ lifecycleKeep: 0 })).toBe(
-			'Invalid CDK context "lifecycleKeep": 0; use a whole number from 1 to 1000 (set it in cdk.json "context" or pass --context lifecycleKeep=…).',
+			`Invalid CDK context "lifecycleKeep": 0; use a whole number from 1 to 10, what the lifecycle policy's retainAtLeast allows (set it in cdk.json "context" or pass --context lifecycleKeep=…).`,
 		);
 		expect(rejects({ lifecycleMaxAgeDays: "ninety" })).toContain(
 			'"lifecycleMaxAgeDays": "ninety"; use a whole number',
@@ -109,11 +109,11 @@ describe("readSettings", () => {
 	test("limits lifecycleMaxAgeDays, publish's deprecation age, to what AWS allows: 2 years for public AMIs, 10 otherwise", () => {
 		expect(read({ lifecycleMaxAgeDays: 730 }).lifecycleMaxAgeDays).toBe(730);
 		expect(rejects({ lifecycleMaxAgeDays: 731 })).toContain(
-			"use a whole number from 1 to 730 (AMIs are deprecated at this age, and AWS deprecates public AMIs at most 2 years after their creation)",
+			"use a whole number from 1 to 730, since AMIs are deprecated at this age and AWS deprecates public AMIs at most 2 years after their creation (set it",
 		);
 		expect(read({ lifecycleMaxAgeDays: 3650, publicAmis: false }).lifecycleMaxAgeDays).toBe(3650);
 		expect(rejects({ lifecycleMaxAgeDays: 3651, publicAmis: false })).toContain(
-			"use a whole number from 1 to 3650 (AMIs are deprecated at this age, at most 10 years ahead)",
+			"use a whole number from 1 to 3650, since AMIs are deprecated at this age, at most 10 years ahead (set it",
 		);
 	});
 	test("refuses unknown, repeated or no regions", () => {

@@ -64,7 +64,9 @@ export const DEFAULT_SETTINGS = {
 	stackName: "Production",
 	repositoryName: "nix",
 	publicAmis: true,
-	lifecycleKeep: 3,
+	// With AWS's default of 5 public AMIs per region and 2 systems, the current release and the
+	// one before it (rollback's target) fill 4: see the README's arithmetic.
+	lifecycleKeep: 2,
 	lifecycleMaxAgeDays: 90,
 	githubEnvironment: "Production",
 	githubPublishEnvironment: "Images",
@@ -221,7 +223,14 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		),
 		regions: regionList(lookup),
 		publicAmis,
-		lifecycleKeep: wholeNumber(lookup, "lifecycleKeep", 1, 1000),
+		// CloudFormation's retainAtLeast allows 1 to 10.
+		lifecycleKeep: wholeNumber(
+			lookup,
+			"lifecycleKeep",
+			1,
+			10,
+			", what the lifecycle policy's retainAtLeast allows",
+		),
 		// AMIs are deprecated at this age (publish's default): AWS allows 10 years ahead, 2 for public ones.
 		lifecycleMaxAgeDays: wholeNumber(
 			lookup,
@@ -229,8 +238,8 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 			1,
 			publicAmis ? MAX_PUBLIC_DEPRECATION_DAYS : MAX_DEPRECATION_DAYS,
 			publicAmis
-				? " (AMIs are deprecated at this age, and AWS deprecates public AMIs at most 2 years after their creation)"
-				: " (AMIs are deprecated at this age, at most 10 years ahead)",
+				? ", since AMIs are deprecated at this age and AWS deprecates public AMIs at most 2 years after their creation"
+				: ", since AMIs are deprecated at this age, at most 10 years ahead",
 		),
 		...(githubRepository === undefined ? {} : { githubRepository }),
 		githubEnvironment,

@@ -156,18 +156,20 @@ describe("the distribution configuration", () => {
 			expect(regions).not.toContain(optIn);
 		}
 	});
-	test("makes the AMIs public and tags them for the lifecycle policy", () => {
-		for (const distribution of distributions()) {
-			expect(distribution.AmiDistributionConfiguration).toEqual({
-				Description: "NixOS for Amazon EC2, built by nix-images",
-				AmiTags: { ManagedBy: "nix-images", "nix-images:lifecycle": "Production" },
-				LaunchPermissionConfiguration: { UserGroups: ["all"] },
-			});
-		}
+	test("makes the AMIs public and tags them for their system's lifecycle policy", () => {
 		for (const system of SYSTEMS) {
-			template.hasResourceProperties("AWS::ImageBuilder::DistributionConfiguration", {
-				Name: `production-nixos-${system}`,
-			});
+			const [configuration] = Object.values(
+				template.findResources("AWS::ImageBuilder::DistributionConfiguration", {
+					Properties: { Name: `production-nixos-${system}` },
+				}),
+			);
+			for (const distribution of configuration?.Properties.Distributions ?? []) {
+				expect(distribution.AmiDistributionConfiguration).toEqual({
+					Description: "NixOS for Amazon EC2, built by nix-images",
+					AmiTags: { ManagedBy: "nix-images", "nix-images:lifecycle": `Production-${system}` },
+					LaunchPermissionConfiguration: { UserGroups: ["all"] },
+				});
+			}
 		}
 	});
 	test("follows the regions and publicAmis context", () => {
@@ -220,19 +222,22 @@ describe("the distribution configuration", () => {
 });
 
 describe("the lifecycle policy", () => {
-	test("selects by the publish tag, keeps 3 and deletes AMIs and snapshots older than 90 days", () => {
-		template.hasResourceProperties("AWS::ImageBuilder::LifecyclePolicy", {
-			Name: "production-nixos",
-			ResourceType: "AMI_IMAGE",
-			Status: "ENABLED",
-			ResourceSelection: { TagMap: { "nix-images:lifecycle": "Production" } },
-			PolicyDetails: [
-				{
-					Action: { Type: "DELETE", IncludeResources: { Amis: true, Snapshots: true } },
-					Filter: { Type: "AGE", Value: 90, Unit: "DAYS", RetainAtLeast: 3 },
-				},
-			],
-		});
+	test("one per system, each selecting its own system's tag: keeps 2 and deletes AMIs and snapshots older than 90 days", () => {
+		template.resourceCountIs("AWS::ImageBuilder::LifecyclePolicy", SYSTEMS.length);
+		for (const system of SYSTEMS) {
+			template.hasResourceProperties("AWS::ImageBuilder::LifecyclePolicy", {
+				Name: `production-nixos-${system}`,
+				ResourceType: "AMI_IMAGE",
+				Status: "ENABLED",
+				ResourceSelection: { TagMap: { "nix-images:lifecycle": `Production-${system}` } },
+				PolicyDetails: [
+					{
+						Action: { Type: "DELETE", IncludeResources: { Amis: true, Snapshots: true } },
+						Filter: { Type: "AGE", Value: 90, Unit: "DAYS", RetainAtLeast: 2 },
+					},
+				],
+			});
+		}
 	});
 	test("runs as a role trusted by Image Builder (not EC2) with the lifecycle service policy", () => {
 		template.hasResourceProperties("AWS::IAM::Role", {
@@ -348,16 +353,43 @@ describe("GitHub Actions access", () => {
 			"ec2:ModifyImageAttribute",
 		];
 		expect(actions("Publish").filter((action) => releasing.includes(action))).toEqual([]);
-		expect(releasing.filter((action) => !actions("Release").includes(action))).toEqual([
-			// Image Builder's distribution role shares the copies; no GitHub role does.
-			"ec2:ModifyImageAttribute",
-		]);
+		// (Image Builder's distribution role shares the copies; the release role's
+		// ModifyImageAttribute is retention's, removing the public permission before deregistering.)
+		expect(releasing.filter((action) => !actions("Release").includes(action))).toEqual([]);
 		// The release role uploads and registers nothing.
 		expect(
 			actions("Release").filter((action) =>
 				["ebs:StartSnapshot", "ebs:PutSnapshotBlock", "ec2:RegisterImage"].includes(action),
 			),
 		).toEqual([]);
+	});
+	test("lets release retire, delete and tag only what carries ManagedBy=nix-images, in every region", () => {
+		const statements = Object.values(template.findResources("AWS::IAM::Role"))
+			.flatMap((role) => role.Properties.Policies ?? [])
+			.filter((policy: { PolicyName: string }) => policy.PolicyName === "Release")
+			.flatMap(
+				(policy: { PolicyDocument: { Statement: object[] } }) => policy.PolicyDocument.Statement,
+			) as { Sid?: string; Action: string | string[]; Condition?: object; Resource: unknown }[];
+		const deleting = ["ec2:ModifyImageAttribute", "ec2:DeregisterImage", "ec2:DeleteSnapshot"];
+		const withDeletes = statements.filter((statement) =>
+			[statement.Action].flat().some((action) => deleting.includes(action)),
+		);
+		expect(withDeletes.map((statement) => statement.Sid).sort()).toEqual([
+			"DeleteOwnSnapshotsEverywhere",
+			"RetireOwnImagesEverywhere",
+		]);
+		for (const statement of withDeletes) {
+			expect(statement.Condition).toEqual({
+				StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" },
+			});
+		}
+		const tagging = statements.find((statement) => statement.Sid === "TagCopiesSnapshots");
+		expect(tagging?.Condition).toEqual({
+			StringEquals: { "aws:RequestTag/ManagedBy": "nix-images" },
+			StringEqualsIfExists: { "aws:ResourceTag/ManagedBy": "nix-images" },
+			"ForAllValues:StringEquals": { "aws:TagKeys": ["ManagedBy", "BuildId", "System"] },
+		});
+		expect(JSON.stringify(tagging?.Resource)).toContain(":ec2:*::snapshot/*");
 	});
 	test("lets release boot only t3.nano and t4g.nano with IMDSv2 from its own AMIs, and watch and end only its tagged instances", () => {
 		const statements = Object.values(template.findResources("AWS::IAM::Role"))
@@ -489,9 +521,11 @@ describe("the outputs", () => {
 			"DistributionRegions",
 			"DistributionRoleArn",
 			"GitHubOidcProviderArn",
-			"LifecyclePolicyArn",
+			"LifecycleKeep",
+			"LifecycleMaxAgeDays",
+			"LifecyclePolicyArns",
 			"LifecycleTagKey",
-			"LifecycleTagValue",
+			"LifecycleTagValues",
 			"PublicAmis",
 			"PublishRoleArn",
 			"ReleaseRoleArn",

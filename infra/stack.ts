@@ -11,6 +11,7 @@ import type { StackSettings } from "./settings.ts";
 import {
 	HOME_REGION,
 	LIFECYCLE_TAG_KEY,
+	lifecycleTagValue,
 	SMOKE_TEST_DEFAULT_VPC,
 	SYSTEM_ARCHITECTURES,
 } from "./vocabulary.ts";
@@ -30,7 +31,7 @@ export class ImagesStack extends Stack {
 				"nix-images: ECR Public repository, AMI distribution and lifecycle, GitHub OIDC roles",
 		});
 		const baseName = `${settings.stackName.toLowerCase()}-nixos`;
-		const lifecycleTagValue = settings.stackName;
+		const systems = Object.keys(SYSTEM_ARCHITECTURES);
 
 		const repository = new PublicRepository(this, "Repository", {
 			repositoryName: settings.repositoryName,
@@ -38,14 +39,14 @@ export class ImagesStack extends Stack {
 		const distribution = new AmiDistribution(this, "Distribution", {
 			name: baseName,
 			stackName: settings.stackName,
-			systems: Object.keys(SYSTEM_ARCHITECTURES),
+			systems,
 			regions: settings.regions,
 			publicAmis: settings.publicAmis,
-			lifecycleTagValue,
 		});
 		const lifecycle = new AmiLifecycle(this, "Lifecycle", {
 			name: baseName,
-			lifecycleTagValue,
+			stackName: settings.stackName,
+			systems,
 			keep: settings.lifecycleKeep,
 			maxAgeDays: settings.lifecycleMaxAgeDays,
 		});
@@ -83,9 +84,23 @@ export class ImagesStack extends Stack {
 			"Regions the AMIs are distributed to",
 		);
 		output(
-			"LifecyclePolicyArn",
-			lifecycle.policy.attrArn,
-			"Image Builder lifecycle policy of the AMIs",
+			"LifecyclePolicyArns",
+			this.toJsonString(
+				Object.fromEntries(
+					Object.entries(lifecycle.policies).map(([system, policy]) => [system, policy.attrArn]),
+				),
+			),
+			"Image Builder lifecycle policy of the AMIs, per system (JSON)",
+		);
+		output(
+			"LifecycleKeep",
+			String(settings.lifecycleKeep),
+			"AMIs each system's lifecycle policy and bun task prune keep in each region",
+		);
+		output(
+			"LifecycleMaxAgeDays",
+			String(settings.lifecycleMaxAgeDays),
+			"Age (days) after which the lifecycle policy deletes AMIs, and prune unreleased ones",
 		);
 		output(
 			"PublicAmis",
@@ -98,7 +113,15 @@ export class ImagesStack extends Stack {
 			"Subnet of the release's smoke test (default: the default VPC's, in a zone offering the instance type)",
 		);
 		output("LifecycleTagKey", LIFECYCLE_TAG_KEY, "Tag key publish sets on distributed images");
-		output("LifecycleTagValue", lifecycleTagValue, "Tag value publish sets on distributed images");
+		output(
+			"LifecycleTagValues",
+			JSON.stringify(
+				Object.fromEntries(
+					systems.map((system) => [system, lifecycleTagValue(settings.stackName, system)]),
+				),
+			),
+			"Tag value publish and the distribution set on each system's AMIs (JSON)",
+		);
 
 		if (settings.githubRepository !== undefined) {
 			const github = new GitHubOidc(this, "GitHub", {

@@ -85,8 +85,27 @@ export const SMOKE_TEST_DEFAULT_VPC = "default";
 /** On every snapshot, AMI and Image Builder image this project makes; IAM conditions check it. */
 export const MANAGED_BY = { key: "ManagedBy", value: "nix-images" } as const;
 
-/** The lifecycle policy selects the Image Builder images carrying this tag, with the stack's name as its value. */
+/** Each system's lifecycle policy selects the AMIs carrying this tag with its value (lifecycleTagValue). */
 export const LIFECYCLE_TAG_KEY = "nix-images:lifecycle";
+
+/**
+ * The lifecycle tag's value for one system of a stack: one per system, so
+ * each system's policy keeps its own newest AMIs (one value for both would
+ * let an x86-only release leave the arm AMI its parameter names exposed).
+ */
+export function lifecycleTagValue(stackName: string, system: string): string {
+	return `${stackName}-${system}`;
+}
+
+/**
+ * EC2's "Public AMIs" quota (Service Quotas): 5 per region by default, and
+ * public AMIs in the Recycle Bin count too (EC2 user guide, "AMI quotas").
+ */
+export const PUBLIC_AMI_QUOTA = {
+	serviceCode: "ec2",
+	quotaCode: "L-0E3CBAB9",
+	awsDefault: 5,
+} as const;
 
 /** The AMI tag that records a passed smoke test (its value is the build id). */
 export const SMOKE_TEST_TAG = "SmokeTest";
@@ -102,3 +121,10 @@ export const DISTRIBUTION_TAG = "ImageBuilderImage";
 
 /** The AMI tag that counts the RetryImage calls made for its distribution (each with its own token). */
 export const RETRIES_TAG = "ImageBuilderRetries";
+
+/**
+ * The tags release puts on each regional copy's snapshots (the distribution
+ * tags the AMI only), so retention may delete them under its ManagedBy
+ * condition; the release role may set only these.
+ */
+export const COPY_SNAPSHOT_TAG_KEYS = [MANAGED_BY.key, "BuildId", "System"] as const;

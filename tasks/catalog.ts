@@ -5,6 +5,7 @@
  * Option specs live in project/options.ts, where the bodies take their types.
  */
 import {
+	accountOptions,
 	buildOptions,
 	cleanOptions,
 	publishOptions,
@@ -144,6 +145,28 @@ release writes it too; this renders it again, for instance from an older release
 per system the AMI id of every region with a launch link and the SSM parameter, the container's
 pull commands and digests, a filter for the regions. One static file with no external request.`,
 		load: () => import("./release-page.ts"),
+	}),
+	account: defineTask({
+		doc: `Check an AWS account before its first release: quotas, public sharing, encryption, regions.
+Reads only: per region of the regions setting, whether it is enabled, the "Public AMIs" quota
+and what uses it (the Recycle Bin's too), image block public access, EBS encryption by default
+and its key; in us-east-1 where the smoke test can launch. --request-public-ami-quota N asks
+Service Quotas for N where the quota is lower (once: not again while a request is open) and
+prints the request ids.`,
+		options: accountOptions,
+		preflight: () => import("./aws/credentials.ts"),
+		load: () => import("./account.ts"),
+	}),
+	prune: defineTask({
+		doc: `Remove what retention keeps no more: old AMIs, failed publishes' snapshots, unkept container images.
+Prints its plan first (--dry-run prints only that). In every region of the stack: each system's
+AMIs beyond the newest lifecycleKeep (with their snapshots), never one the current release.json
+or an SSM parameter names, nor one younger than a day; snapshots of this project no AMI uses,
+older than a day; source AMIs of builds never released, older than lifecycleMaxAgeDays. In ECR
+Public: the images of no kept release (the current one, the moving tags', the lifecycleKeep
+newest release tags, each with its platform manifests). What is gone already counts as done.`,
+		preflight: () => import("./aws/credentials.ts"),
+		load: () => import("./prune.ts"),
 	}),
 	ship: defineTask({
 		doc: "Ship this machine's system end to end: deploy, build both images, publish them, release.",

@@ -1,15 +1,6 @@
-/**
- * `release`: what publish left (ami.json, container.json) → what users
- * consume. In order: a smoke test of each private AMI; every AMI copied to
- * every region of the distribution and made public by Image Builder's
- * DistributeImage (all systems at once), while the containers are joined under
- * one multi-arch index; then, last, the public pointers: the moving container
- * tags, outputs/main/release.json and the release page beside it.
- */
-import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { requireCopiesPossible, requirePublicSharing } from "../infra/account/public-sharing.ts";
-import { deprecateCopies } from "../infra/release/deprecate-copies.ts";
+import { finishCopies } from "../infra/release/copies.ts";
 import { distribute } from "../infra/release/distribute.ts";
 import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/release/smoke-test.ts";
 import { smokeTestSubnets } from "../infra/release/smoke-test-subnet.ts";
@@ -30,6 +21,7 @@ import {
 	stackRepository,
 } from "./release/checks.ts";
 import { indexContainers, moveContainerTags, planIndex } from "./release/containers.ts";
+import { currentManifest } from "./release/current.ts";
 import { missingRecords, readPublished } from "./release/inputs.ts";
 import {
 	amiTable,
@@ -39,8 +31,8 @@ import {
 	type SystemRelease,
 	summaryMarkdown,
 } from "./release/manifest.ts";
-import { checkManifest } from "./release/manifest-check.ts";
 import { writePage } from "./release/page.ts";
+import { requirePublicAmiRoom } from "./retention/room.ts";
 import { UsageError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
@@ -171,20 +163,22 @@ async function distributeAll(
 					[MANAGED_BY.key]: MANAGED_BY.value,
 					BuildId: ami.buildId,
 					System: ami.system,
-					[stack.LifecycleTagKey]: stack.LifecycleTagValue,
+					[stack.LifecycleTagKey]: systemOutput(stack, "LifecycleTagValues", ami.system),
 				},
 				timeLimitMs: Math.max(deadline - Date.now(), 60_000),
 				log: context.log,
 			});
-			// The copies get no deprecation of their own: each gets the source's (capped for public ones).
+			// The copies get no deprecation of their own (each gets the source's, capped for public
+			// ones), and their snapshots no tags (retention deletes only what is tagged as ours).
 			if (distribution) {
-				await deprecateCopies(
+				await finishCopies(
 					calls,
 					clients.ec2In,
 					clients.ec2,
 					ami.imageId,
 					distribution.amis,
 					stack.PublicAmis === "true",
+					{ [MANAGED_BY.key]: MANAGED_BY.value, BuildId: ami.buildId, System: ami.system },
 				);
 			}
 			const release: SystemRelease = {
@@ -201,16 +195,6 @@ async function distributeAll(
 		}),
 	);
 	return Object.fromEntries(released);
-}
-
-/** The release.json users get now, if this machine has one that reads as one; a later release compares with it. */
-function currentManifest(root: string, path: string): ReleaseManifest | undefined {
-	if (!existsSync(path)) return undefined;
-	try {
-		return checkManifest(readJson(path), relative(root, path));
-	} catch {
-		return undefined;
-	}
 }
 
 /**
@@ -239,7 +223,7 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 	}
 	const indexPlan = records.containers.length > 0 ? planIndex(records.containers) : undefined;
 	const settings = stackSettings(cdkContext(root));
-	const current = currentManifest(root, output.json);
+	const current = currentManifest(root);
 	await withDeployedStack(context, settings.stackName, async (session) => {
 		const { clients, calls, stack } = session;
 		// What each system needs of the stack, and where public copies would fail: before anything starts.
@@ -273,6 +257,10 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 				: undefined;
 		const containers = checkedImages?.images ?? [];
 		await requireNotOlder(context, session, amis, current, context.options["allow-older"]);
+		// Room for the public copies in every region, before anything is booted or distributed.
+		if (amis.length > 0 && stack.PublicAmis === "true") {
+			await requirePublicAmiRoom(context, session, amis, current, context.options["make-room"]);
+		}
 		// Where the smoke test launches, found before anything is launched or distributed.
 		const subnets =
 			context.options["smoke-test"] && amis.length > 0

@@ -75,7 +75,7 @@ describe("synth", () => {
 		const run = await task(["synth", "--", "-c", "lifecycleKeep=0"]);
 		expect(run.exitCode).toBe(2);
 		expect(run.stderr).toContain(
-			'Invalid CDK context "lifecycleKeep": "0"; use a whole number from 1 to 1000 (set it in cdk.json "context" or pass --context lifecycleKeep=…).',
+			`Invalid CDK context "lifecycleKeep": "0"; use a whole number from 1 to 10, what the lifecycle policy's retainAtLeast allows (set it in cdk.json "context" or pass --context lifecycleKeep=…).`,
 		);
 		expect(run.stderr).not.toContain("infra/app.ts");
 		const other = await task(["synth", "--", "--all"]);

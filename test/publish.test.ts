@@ -112,7 +112,7 @@ describe("publish", () => {
 			BuildId: buildId,
 			System: HOST,
 			CreatedBy: "EC2 Image Builder",
-			"nix-images:lifecycle": "Production",
+			"nix-images:lifecycle": `Production-${HOST}`,
 		};
 		expect(snapshot?.tags).toEqual(tags);
 		expect(snapshot?.blocks.size).toBe(2);

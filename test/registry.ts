@@ -18,6 +18,8 @@ export interface Registry {
 	dir: string;
 	/** A Docker auth file with the login, for the test's own skopeo. */
 	authFile: string;
+	/** The registry's TLS certificate (PEM). */
+	cert: string;
 	/** What the registry serves for `repository:tag` (its manifest and digest), read with skopeo as a user would. */
 	serves: (reference: string) => { digest: string; manifest: string } | undefined;
 	stop: () => Promise<void>;
@@ -101,6 +103,7 @@ export async function startRegistry(): Promise<Registry> {
 		env,
 		dir,
 		authFile: auth,
+		cert,
 		serves: (reference) => {
 			const inspect = Bun.spawnSync(
 				["skopeo", "inspect", "--raw", "--authfile", auth, `docker://${host}/${reference}`],

@@ -368,10 +368,20 @@ describe("release", () => {
 			expect(distribution.executionRole).toBe(String(outputs.DistributionRoleArn));
 			expect(distribution.tags).toMatchObject({
 				ManagedBy: "nix-images",
-				"nix-images:lifecycle": "Production",
+				"nix-images:lifecycle": expect.stringMatching(/^Production-(x86_64|aarch64)-linux$/),
 			});
 			for (const copy of distribution.amis) {
-				expect(world.images.get(copy.image)).toMatchObject({ region: copy.region, public: true });
+				const image = world.images.get(copy.image);
+				expect(image).toMatchObject({ region: copy.region, public: true });
+				// Each copy has a snapshot of its own, tagged so retention may delete it with the copy.
+				const snapshotId = image?.blockDevices[0]?.snapshotId ?? "";
+				const source = world.images.get(distribution.sourceImage)?.blockDevices[0]?.snapshotId;
+				expect(snapshotId).not.toBe(source);
+				expect(world.snapshots.get(snapshotId)?.tags).toMatchObject({
+					ManagedBy: "nix-images",
+					BuildId: expect.stringMatching(/^[0-9a-f]{16}$/),
+					System: expect.stringMatching(/-linux$/),
+				});
 			}
 		}
 		// Both distributions were under way at once: the second started before the first could

@@ -1,7 +1,9 @@
 /**
  * Least privilege, tied to the code: a whole `bun task publish` (both parts,
- * with a failed snapshot to clean up) and a whole `bun task release` (a smoke
- * test, a distribution that fails once) against the stand-in and a registry
+ * with a failed snapshot to clean up), a whole `bun task release --make-room`
+ * (a full public-AMI quota, a smoke test, a distribution that fails once) and
+ * a `bun task prune` (an old release, a leftover snapshot, an unkept
+ * container image) against the stand-in and a registry
  * send every AWS call the code of each task can make, and each GitHub role
  * allows exactly what its task sends (and what those calls imply), no more:
  * the publish role, which the jobs that run the builds' code hold, can
@@ -11,6 +13,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beyondTheCode, codeOperations, ROLE_TASKS, roleActions } from "./aws/policy.ts";
+import { seedBuild } from "./aws/seed.ts";
 import { standInAccount } from "./aws/start.ts";
 import { leaveSnapshot } from "./aws/world.ts";
 import {
@@ -20,9 +23,10 @@ import {
 	NO_AWS,
 	OFFLINE_NIX_CONFIG,
 	projectCopy,
+	REPO,
 	requireTool,
 } from "./helpers.ts";
-import { startRegistry } from "./registry.ts";
+import { type Registry, startRegistry } from "./registry.ts";
 
 requireTool("nix", "apt-get install nix-bin");
 requireTool("skopeo", "apt-get install skopeo");
@@ -34,6 +38,35 @@ afterAll(() => {
 	project.dispose();
 	flake.dispose();
 });
+
+/** Pushes a tiny image the registry will hold under `reference` (a build no release kept). */
+function pushStrayImage(registry: Registry, reference: string): void {
+	const archive = join(project.dir, "stray.tar");
+	for (const command of [
+		[
+			"bash",
+			join(REPO, "test/fixtures/images/docker-archive.sh"),
+			`${archive}.gz`,
+			"amd64",
+			"stray",
+		],
+		["gunzip", "-f", `${archive}.gz`],
+		[
+			"skopeo",
+			"copy",
+			"--dest-authfile",
+			registry.authFile,
+			`docker-archive:${archive}`,
+			`docker://${reference}`,
+		],
+	]) {
+		const run = Bun.spawnSync(command, {
+			env: { ...process.env, ...registry.env },
+			stderr: "pipe",
+		});
+		if (run.exitCode !== 0) throw new Error(run.stderr.toString());
+	}
+}
 
 /** What makes an AMI public or copies it: none of it may be the publish role's. */
 const RELEASING = [
@@ -56,6 +89,12 @@ test("each GitHub role grants exactly the AWS calls its task makes: publish, the
 	try {
 		world.repositories.set("nix", `${registry.host}/alias/nix`);
 		world.registryPassword = registry.password;
+		world.registry = {
+			host: registry.host,
+			password: registry.password,
+			dir: registry.dir,
+			cert: registry.cert,
+		};
 		const info = JSON.parse(
 			readFileSync(
 				join(project.dir, "outputs/main/virtual-machine", HOST, "image-info.json"),
@@ -72,11 +111,38 @@ test("each GitHub role grants exactly the AWS calls its task makes: publish, the
 		const published = await bunTask(["publish"], { cwd: project.dir, env });
 		expect(published.exitCode).toBe(0);
 		const publishCalls = new Set(standIn.calls.splice(0));
-		// A distribution that fails once, so the release makes its retry too.
+		// A distribution that fails once, so the release makes its retry too; three older releases
+		// fill us-east-1's quota of 3, so --make-room retires the oldest there (into a Recycle Bin
+		// that keeps it); eu-west-1 has AWS's default of 5, never changed.
 		world.failNextDistribution = "a failure to retry";
-		const released = await bunTask(["release"], { cwd: project.dir, env });
+		const regions = ["us-east-1", "eu-west-1"];
+		world.publicAmiQuota.set("us-east-1", 3);
+		world.recycleBinRetention = true;
+		for (const [i, daysAgo] of [40, 30, 20].entries()) {
+			seedBuild(world, {
+				system: HOST as "x86_64-linux",
+				buildId: `${i}`.repeat(16),
+				daysAgo,
+				regions,
+			});
+		}
+		const released = await bunTask(["release", "--make-room"], { cwd: project.dir, env });
 		expect(released.stderr).not.toContain("✗");
 		expect(released.exitCode).toBe(0);
+		expect(world.deregistered).toHaveLength(1);
+		// prune, which the release job runs next: a leftover snapshot and a build's tag nobody keeps.
+		leaveSnapshot(
+			world,
+			"snap-leftover",
+			"completed",
+			{ ManagedBy: "nix-images", BuildId: "f".repeat(16), System: HOST },
+			3 * 86_400_000,
+		);
+		pushStrayImage(registry, `${registry.host}/alias/nix:2.31.2-${"f".repeat(16)}-amd64`);
+		const pruned = await bunTask(["prune"], { cwd: project.dir, env });
+		expect(pruned.stderr).not.toContain("✗");
+		expect(pruned.exitCode).toBe(0);
+		expect(pruned.stdout).toContain("snap-leftover");
 		const releaseCalls = new Set(standIn.calls);
 
 		for (const [role, seen] of [

@@ -19,6 +19,7 @@ type Step = {
 	run?: string;
 	if?: string;
 	with?: Record<string, unknown>;
+	env?: Record<string, string>;
 };
 type Job = {
 	name?: string;
@@ -203,6 +204,7 @@ describe("workflows", () => {
 			"deploy",
 			"images",
 			"release",
+			"prune",
 		]);
 	});
 
@@ -210,6 +212,7 @@ describe("workflows", () => {
 		const environments = Object.fromEntries(jobs.map(({ id, job }) => [id, job.environment]));
 		expect(environments.deploy).toBe("Production");
 		expect(environments.release).toBe("Release");
+		expect(environments.prune).toBe("Release");
 		expect(environments.images).toContain("'Images'");
 		for (const { id, job } of jobs.filter(({ job }) => reachesAws(job))) {
 			const role = job.steps.find((step) => step.uses === "./.github/actions/aws-role")?.with;
@@ -291,6 +294,23 @@ describe("workflows", () => {
 		expect(deployed).toBe(site);
 		// deploy-pages cancels a stalled deployment itself after 10 minutes: the job outlives that.
 		expect(pages["timeout-minutes"]).toBeGreaterThan(10);
+	});
+
+	test("prune runs after a successful release under the release role, and --make-room only where a variable opts in", () => {
+		const prune = PIPELINE.jobs.prune as Job;
+		expect(prune.needs).toEqual(["release"]);
+		expect(prune.if).toContain("needs.release.result == 'success'");
+		expect(prune.steps.find((s) => s.uses === "./.github/actions/aws-role")?.with?.variable).toBe(
+			"RELEASE_ROLE_ARN",
+		);
+		expect(prune.steps.some((s) => s.run === "exec bun task prune")).toBe(true);
+		// The images jobs, which hold the publish role, never prune.
+		const images = PIPELINE.jobs.images as Job;
+		expect(images.steps.some((s) => /bun task prune/.test(s.run ?? ""))).toBe(false);
+		const release = (PIPELINE.jobs.release as Job).steps.find((s) => s.name === "bun task release");
+		expect(release?.env).toEqual({
+			NIX_IMAGES_MAKE_ROOM: expression("vars.RELEASE_MAKE_ROOM == 'true'"),
+		});
 	});
 
 	test("release runs when one system's images job failed, and releases the systems that published", () => {
@@ -380,7 +400,7 @@ describe("workflows", () => {
 			);
 		}
 		expect([...new Set(named)].sort()).toEqual(
-			["clean", "deploy", "images", "publish", "release", "synth"].sort(),
+			["clean", "deploy", "images", "publish", "prune", "release", "synth"].sort(),
 		);
 	});
 
@@ -389,7 +409,7 @@ describe("workflows", () => {
 			expression("github.event_name == 'pull_request'"),
 		);
 		expect(PIPELINE.concurrency?.group).toContain("github.event.pull_request.number || github.ref");
-		for (const id of ["deploy", "release", "pages"]) {
+		for (const id of ["deploy", "release", "prune", "pages"]) {
 			expect((PIPELINE.jobs[id] as Job).concurrency?.["cancel-in-progress"]).toBe(false);
 		}
 	});

@@ -134,7 +134,10 @@ function deployStatements(stack: Stack, props: DeployRoleProps): PolicyStatement
 				...[...Object.values(props.distribution.names), props.distribution.previousName].map(
 					(name) => arn("imagebuilder", "distribution-configuration", name),
 				),
-				arn("imagebuilder", "lifecycle-policy", props.lifecycle.name),
+				// The one policy of earlier versions too, so the first deploy of this one can delete it.
+				...[...Object.values(props.lifecycle.names), props.lifecycle.previousName].map((name) =>
+					arn("imagebuilder", "lifecycle-policy", name),
+				),
 			],
 		}),
 		new PolicyStatement({

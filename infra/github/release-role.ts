@@ -15,6 +15,7 @@ import {
 	SYSTEM_ARCHITECTURES,
 } from "../vocabulary.ts";
 import type { GitHubOidc } from "./oidc.ts";
+import { retentionStatements } from "./retention-statements.ts";
 import { acceptReadStackOutputs, pushToRepository, readStackOutputs } from "./statements.ts";
 
 export interface ReleaseRoleProps {
@@ -50,7 +51,7 @@ export class ReleaseRole extends Role {
 		acceptWildcard(
 			this,
 			"*",
-			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (checking the records, finding the smoke test's instances), DescribeVpcs, DescribeSubnets and DescribeInstanceTypeOfferings (where the smoke test may launch), GetEbsEncryptionByDefault, GetEbsDefaultKmsKeyId and GetImageBlockPublicAccessState (whether the copies can be made, and public), ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
+			"ec2:DescribeImages, DescribeSnapshots and DescribeInstances (checking the records, finding the smoke test's instances, retention's inventory), ListImagesInRecycleBin (what counts against the public-AMI quota), servicequotas:GetServiceQuota and GetAWSDefaultServiceQuota (the quota), DescribeVpcs, DescribeSubnets and DescribeInstanceTypeOfferings (where the smoke test may launch), GetEbsEncryptionByDefault, GetEbsDefaultKmsKeyId and GetImageBlockPublicAccessState (whether the copies can be made, and public), ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (limited to ECR Public) support no resource-level permissions.",
 		);
 		acceptWildcard(
 			this,
@@ -60,8 +61,20 @@ export class ReleaseRole extends Role {
 		acceptWildcard(
 			this,
 			"arn:<AWS::Partition>:ec2:*::image/*",
-			"Image Builder makes the copies in every region of the distribution under IDs known only afterwards; deprecating requires them to carry ManagedBy=nix-images, which the distribution configuration tags them with.",
+			"Image Builder makes the copies in every region of the distribution under IDs known only afterwards; deprecating them, and retiring (launch permission removed, deregistered) what retention takes, require them to carry ManagedBy=nix-images, which the distribution configuration tags them with.",
 		);
+		acceptWildcard(
+			this,
+			"arn:<AWS::Partition>:ec2:*::snapshot/*",
+			"The copies' snapshots exist in every region under IDs known only after the distribution; release tags them (only ManagedBy=nix-images, BuildId and System, never over another ManagedBy) and retention deletes only snapshots tagged ManagedBy=nix-images.",
+		);
+		for (const name of Object.values(props.distribution.parameterNames)) {
+			acceptWildcard(
+				this,
+				`arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter${name}`,
+				"One system's AMI parameter, by its exact name, in any region of the distribution (retention never takes the AMI a parameter names there).",
+			);
+		}
 		const ec2InHome = (resource: string) =>
 			`arn:<AWS::Partition>:ec2:${stack.region}:<AWS::AccountId>:${resource}/*`;
 		acceptWildcard(
@@ -126,11 +139,13 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 		}),
 		new PolicyStatement({
 			sid: "ReadWhatUsersGetNow",
-			// Which build each system's parameter names in the home region: release refuses older ones.
+			// Which build each system's parameter names (release refuses older ones), and in every
+			// region which AMIs users get now (retention never takes those).
 			actions: ["ssm:GetParameter"],
 			resources: Object.values(props.distribution.parameterNames).map((name) =>
 				stack.formatArn({
 					service: "ssm",
+					region: "*",
 					resource: "parameter",
 					resourceName: name.slice(1),
 				}),
@@ -231,6 +246,7 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 			resources: [props.distribution.executionRole.roleArn],
 			conditions: { StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" } },
 		}),
+		...retentionStatements(stack, props.repository.repositoryArn),
 		...pushToRepository(props.repository.repositoryArn),
 		readStackOutputs(stack),
 	];

@@ -18,7 +18,9 @@ export const STACK_OUTPUTS = [
 	"DistributionRoleArn",
 	"DistributionRegions",
 	"LifecycleTagKey",
-	"LifecycleTagValue",
+	"LifecycleTagValues",
+	"LifecycleKeep",
+	"LifecycleMaxAgeDays",
 	"PublicAmis",
 	"SmokeTestSubnet",
 ] as const;
@@ -74,7 +76,7 @@ export async function readStackOutputs(
  */
 export function systemOutput(
 	outputs: StackOutputs,
-	key: "DistributionConfigurationArns" | "AmiParameterNames",
+	key: "DistributionConfigurationArns" | "AmiParameterNames" | "LifecycleTagValues",
 	system: string,
 ): string {
 	let value: unknown;

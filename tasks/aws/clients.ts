@@ -10,6 +10,7 @@ import type { EBSClient } from "@aws-sdk/client-ebs";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import type { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
+import type { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { HOME_REGION } from "../../infra/vocabulary.ts";
@@ -41,6 +42,10 @@ export interface PublishClients {
 	ssm: SSMClient;
 	/** EC2 in another region (the distribution's regions), made on first use. */
 	ec2In: (region: string) => EC2Client;
+	/** SSM in any region (each region's AMI parameter), made on first use. */
+	ssmIn: (region: string) => SSMClient;
+	/** Service Quotas in any region (each region's public-AMI quota), made on first use. */
+	serviceQuotasIn: (region: string) => ServiceQuotasClient;
 }
 
 /** EC2 clients by region, made once each. */
@@ -146,7 +151,35 @@ export function publishClients(region = HOME_REGION): PublishClients & { close: 
 			return ssm();
 		},
 		ec2In: (other) => regional().ec2In(other),
+		ssmIn: perRegion(
+			(at) =>
+				new (require("@aws-sdk/client-ssm") as typeof import("@aws-sdk/client-ssm")).SSMClient(
+					clientSettings(at),
+				),
+			made,
+		),
+		serviceQuotasIn: perRegion(
+			(at) =>
+				new (
+					require("@aws-sdk/client-service-quotas") as typeof import("@aws-sdk/client-service-quotas")
+				).ServiceQuotasClient(clientSettings(at)),
+			made,
+		),
 		close: () => closeClients(made),
+	};
+}
+
+/** A client per region, made on first use of each region, remembered in `made` for closing. */
+export function perRegion<T>(make: (region: string) => T, made: unknown[]): (region: string) => T {
+	const clients = new Map<string, T>();
+	return (region) => {
+		let client = clients.get(region);
+		if (client === undefined) {
+			client = make(region);
+			clients.set(region, client);
+			made.push(client);
+		}
+		return client;
 	};
 }
 

@@ -18,21 +18,17 @@ export interface AwsSession {
 }
 
 /**
- * Runs `work` with the clients, the run's AwsCalls and the stack's outputs
- * (read first: DescribeStacks, which only reads). Whatever fails becomes one
- * sentence: a PublishError as it is, an AWS refusal with its call, code and
- * what to do.
+ * Runs `work` with the clients and the run's AwsCalls. Whatever fails
+ * becomes one sentence: a PublishError as it is, an AWS refusal with its
+ * call, code and what to do. The clients' sockets are closed however it ends.
  */
-export async function withDeployedStack<T>(
+export async function withAws<T>(
 	context: Pick<TaskContext, "dryRun" | "log">,
-	stackName: string,
-	work: (session: AwsSession) => Promise<T>,
+	work: (clients: PublishClients, calls: AwsCalls) => Promise<T>,
 ): Promise<T> {
 	const clients = publishClients();
 	try {
-		const calls = new AwsCalls(new RetryBudget(), context.dryRun, context.log);
-		const stack = await readStackOutputs(calls, clients.cloudFormation, stackName, clients.region);
-		return await work({ clients, calls, stack });
+		return await work(clients, new AwsCalls(new RetryBudget(), context.dryRun, context.log));
 	} catch (error) {
 		if (error instanceof PublishError) throw new TaskError(error.message);
 		const refusal = describeAwsRefusal(error);
@@ -40,4 +36,16 @@ export async function withDeployedStack<T>(
 	} finally {
 		clients.close();
 	}
+}
+
+/** withAws, with the deployed stack's outputs read first (DescribeStacks, which only reads). */
+export function withDeployedStack<T>(
+	context: Pick<TaskContext, "dryRun" | "log">,
+	stackName: string,
+	work: (session: AwsSession) => Promise<T>,
+): Promise<T> {
+	return withAws(context, async (clients, calls) => {
+		const stack = await readStackOutputs(calls, clients.cloudFormation, stackName, clients.region);
+		return work({ clients, calls, stack });
+	});
 }

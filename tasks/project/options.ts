@@ -95,5 +95,20 @@ export const releaseOptions = {
 		type: "boolean",
 		doc: "Release builds older than the ones users get now (which moves them back to those builds).",
 	},
+	"make-room": {
+		type: "boolean",
+		doc: "Where the public-AMI quota leaves no room, first retire this stack's oldest public AMIs there (users launching them by id lose them).",
+		// The pipeline sets it from the repository variable RELEASE_MAKE_ROOM.
+		env: "NIX_IMAGES_MAKE_ROOM",
+	},
 } as const;
 export type ReleaseOptions = OptionValues<typeof releaseOptions>;
+
+export const accountOptions = {
+	"request-public-ami-quota": {
+		type: "string",
+		doc: 'Ask Service Quotas for this many "Public AMIs" in every region where the quota is lower (not again where a request is open).',
+		placeholder: "count",
+	},
+} as const;
+export type AccountOptions = OptionValues<typeof accountOptions>;

@@ -13,7 +13,7 @@ import {
 	type UploadProgress,
 } from "../../infra/publish/snapshot.ts";
 import type { AwsCalls } from "../../infra/sdk/calls.ts";
-import type { StackOutputs } from "../../infra/sdk/stack-outputs.ts";
+import { type StackOutputs, systemOutput } from "../../infra/sdk/stack-outputs.ts";
 import {
 	MANAGED_BY,
 	MAX_DEPRECATION_DAYS,
@@ -149,7 +149,7 @@ export async function publishAmi(
 		System: system,
 		// Image Builder's managed policies act only on resources with this tag (distribution, lifecycle).
 		CreatedBy: "EC2 Image Builder",
-		[stack.LifecycleTagKey]: stack.LifecycleTagValue,
+		[stack.LifecycleTagKey]: systemOutput(stack, "LifecycleTagValues", system),
 	};
 	log(
 		`build ${buildId}: ${relative(root, `${output.dir}/nixos.img`)}, ${formatBytes(image.sizeBytes)}, NixOS ${image.label}.`,

@@ -4,8 +4,14 @@ import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECRPUBLICClient } from "@aws-sdk/client-ecr-public";
 import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
+import { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { clientSettings, ec2ByRegion, type PublishClients } from "../../tasks/aws/clients.ts";
+import {
+	clientSettings,
+	ec2ByRegion,
+	type PublishClients,
+	perRegion,
+} from "../../tasks/aws/clients.ts";
 import type { StandIn } from "./stand-in.ts";
 
 export function standInClients(standIn: StandIn): PublishClients {
@@ -27,5 +33,7 @@ export function standInClients(standIn: StandIn): PublishClients {
 		imagebuilder: new ImagebuilderClient(settings("us-east-1")),
 		ssm: new SSMClient(settings("us-east-1")),
 		ec2In: ec2ByRegion((region) => new EC2Client(settings(region)), ec2, "us-east-1").ec2In,
+		ssmIn: perRegion((region) => new SSMClient(settings(region)), []),
+		serviceQuotasIn: perRegion((region) => new ServiceQuotasClient(settings(region)), []),
 	};
 }

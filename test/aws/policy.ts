@@ -14,7 +14,8 @@ import { reachableFrom } from "../imports.ts";
 /** The body of each task a GitHub role runs: what it can call is what these reach. */
 export const ROLE_TASKS = {
 	PublishRole: ["tasks/publish.ts"],
-	ReleaseRole: ["tasks/release.ts"],
+	// The release job also prunes (after a successful release): never the publish role's.
+	ReleaseRole: ["tasks/release.ts", "tasks/prune.ts"],
 } as const;
 export type GitHubRole = keyof typeof ROLE_TASKS | "DeployRole";
 
@@ -60,6 +61,9 @@ export const IMPLIED_ACTIONS: Record<string, { by: string; why: string }> = {
 	),
 };
 
+/** IAM's service prefix where it is not the SDK package's name. */
+const IAM_PREFIX: Record<string, string> = { "service-quotas": "servicequotas" };
+
 /** What `role` holds beyond the operations the code makes and what those imply: should be nothing. */
 export function beyondTheCode(role: Set<string>, code: Set<string>): string[] {
 	return [...role].filter((action) => {
@@ -77,8 +81,9 @@ export function codeOperations(entries: readonly string[]): Set<string> {
 	const operations = new Set<string>();
 	for (const imports of reachableFrom(entries.map((entry) => join(REPO, entry))).values()) {
 		for (const [name, imported] of imports.names) {
-			const service = name.match(/^@aws-sdk\/client-([a-z0-9-]+)$/)?.[1];
-			if (service === undefined) continue;
+			const client = name.match(/^@aws-sdk\/client-([a-z0-9-]+)$/)?.[1];
+			if (client === undefined) continue;
+			const service = IAM_PREFIX[client] ?? client;
 			for (const command of imported) {
 				const operation = command.match(/^(\w+)Command$/)?.[1];
 				if (operation) operations.add(`${service}:${operation}`);

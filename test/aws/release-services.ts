@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { ec2Reply, filters, listParam, tagSet, tagsOf } from "./ec2-protocol.ts";
+import { publicAmiQuotaIn, publicAmisIn } from "./service-quotas.ts";
 import { putParameter } from "./ssm.ts";
 import { AwsError, type Handler, type Service } from "./stand-in.ts";
 import {
@@ -209,7 +210,7 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 		CreateTags: ({ params }) => {
 			const tags = tagsOf(params, "Tag");
 			for (const id of listParam(params, "ResourceId")) {
-				const resource = world.images.get(id) ?? world.instances.get(id);
+				const resource = world.images.get(id) ?? world.instances.get(id) ?? world.snapshots.get(id);
 				if (resource === undefined) throw new AwsError("InvalidID", `The ID '${id}' is not valid`);
 				Object.assign(resource.tags, tags);
 			}
@@ -257,10 +258,34 @@ function progress(world: World, image: ImageBuilderImage): void {
 	const parameter = system
 		? (JSON.parse(outputs.AmiParameterNames ?? "{}") as Record<string, string>)[system]
 		: undefined;
+	// Public copies count against each region's quota: one that is full fails the distribution.
+	const full = regions.filter(
+		(region) =>
+			outputs.PublicAmis === "true" &&
+			publicAmisIn(world, region) + 1 > publicAmiQuotaIn(world, region),
+	);
+	if (full.length > 0) {
+		image.status = "FAILED";
+		image.reason = `Failed to share the AMI in ${full.join(", ")}: ResourceLimitExceeded: You have reached the maximum number of public AMIs.`;
+		return;
+	}
 	image.amis = regions.map((region) => {
 		const id = world.nextId("ami");
+		// CopyImage copies the snapshot too: the copy's own, in its region.
+		const snapshotId = world.nextId("snap");
+		world.snapshots.set(snapshotId, {
+			id: snapshotId,
+			volumeSize: 1,
+			description: `Copied for DestinationAmi ${id} from SourceAmi ${source?.id}`,
+			tags: {},
+			state: "completed",
+			startTime: new Date(),
+			blocks: new Map(),
+			region,
+		});
 		world.images.set(id, {
 			...(source as NonNullable<typeof source>),
+			blockDevices: [{ deviceName: "/dev/xvda", snapshotId, volumeType: "gp3" }],
 			id,
 			region,
 			state: "available",
@@ -274,9 +299,10 @@ function progress(world: World, image: ImageBuilderImage): void {
 			public: outputs.PublicAmis === "true",
 			sourceImageId: source?.id,
 			sourceImageRegion: source?.region,
+			// The configuration's AmiTags (infra/distribution.ts).
 			tags: {
 				ManagedBy: "nix-images",
-				"nix-images:lifecycle": "Production",
+				"nix-images:lifecycle": `Production-${system}`,
 				CreatedBy: "EC2 Image Builder",
 			},
 		});

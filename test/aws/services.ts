@@ -216,11 +216,12 @@ export function ec2Service(world: World): Service {
 					"GetEbsEncryptionByDefault",
 					`<ebsEncryptionByDefault>${world.ebsEncryptionByDefault || world.encryptedByDefaultIn.has(region)}</ebsEncryptionByDefault>`,
 				),
-			DescribeSnapshots: ({ params }) => {
+			DescribeSnapshots: ({ params, region }) => {
 				const ids = listParam(params, "SnapshotId");
+				const here = (snapshot: SnapshotRecord) => (snapshot.region ?? "us-east-1") === region;
 				for (const id of ids) {
 					const snapshot = world.snapshots.get(id);
-					if (snapshot === undefined || invisible(world, snapshot)) {
+					if (snapshot === undefined || !here(snapshot) || invisible(world, snapshot)) {
 						throw new AwsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
 					}
 				}
@@ -228,6 +229,7 @@ export function ec2Service(world: World): Service {
 				const found = [...world.snapshots.values()].filter(
 					(s) =>
 						(ids.length === 0 || ids.includes(s.id)) &&
+						here(s) &&
 						matchesTags(s.tags, wanted) &&
 						!invisible(world, s),
 				);
@@ -242,7 +244,7 @@ export function ec2Service(world: World): Service {
 				if (snapshot === undefined) {
 					throw new AwsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
 				}
-				const image = [...world.images.values()].find((i) =>
+				const image = [...world.images.values(), ...world.recycleBin].find((i) =>
 					i.blockDevices.some((d) => d.snapshotId === id),
 				);
 				if (image)
@@ -299,11 +301,13 @@ export function ec2Service(world: World): Service {
 				world.images.set(image.id, image);
 				return ec2Reply("RegisterImage", `<imageId>${image.id}</imageId>`);
 			},
-			DescribeImages: ({ params }) => {
+			DescribeImages: ({ params, region }) => {
 				const ids = listParam(params, "ImageId");
+				// Each region sees its own AMIs.
+				const here = (image: ImageRecord) => image.region === region;
 				const unknown = ids.find((id) => {
 					const image = world.images.get(id);
-					return image === undefined || imageInvisible(world, image);
+					return image === undefined || !here(image) || imageInvisible(world, image);
 				});
 				if (unknown !== undefined)
 					throw new AwsError("InvalidAMIID.NotFound", `The image id '[${unknown}]' does not exist`);
@@ -316,13 +320,63 @@ export function ec2Service(world: World): Service {
 					(i) =>
 						(ids.length === 0 || ids.includes(i.id)) &&
 						(owners.length === 0 || owners.includes(i.owner ?? ACCOUNT)) &&
+						here(i) &&
 						!imageInvisible(world, i) &&
+						(!wanted.has("is-public") || wanted.get("is-public")?.includes(String(i.public))) &&
 						(!wanted.has("name") || wanted.get("name")?.includes(i.name)) &&
 						matchesTags(i.tags, wanted),
 				);
 				return ec2Reply(
 					"DescribeImages",
 					`<imagesSet>${found.map((image) => describeImage(world, image)).join("")}</imagesSet>`,
+				);
+			},
+			ModifyImageAttribute: ({ params }) => {
+				const image = world.images.get(params.get("ImageId") ?? "");
+				if (image === undefined)
+					throw new AwsError("InvalidAMIID.NotFound", "The image does not exist.");
+				if (params.get("LaunchPermission.Remove.1.Group") === "all") {
+					image.public = false;
+					world.madePrivate.push(image.id);
+				}
+				if (params.get("LaunchPermission.Add.1.Group") === "all") image.public = true;
+				return ec2Reply("ModifyImageAttribute", "<return>true</return>");
+			},
+			DeregisterImage: ({ params }) => {
+				const id = params.get("ImageId") ?? "";
+				const image = world.images.get(id);
+				if (image === undefined)
+					throw new AwsError("InvalidAMIID.NotFound", `The image id '[${id}]' does not exist`);
+				world.images.delete(id);
+				world.deregistered.push(id);
+				// With a retention rule the AMI waits in the Recycle Bin, public or not, still counted.
+				if (world.recycleBinRetention) world.recycleBin.push(image);
+				return ec2Reply("DeregisterImage", "<return>true</return>");
+			},
+			ListImagesInRecycleBin: ({ region, params }) => {
+				const ids = [...params.entries()].flatMap(([key, value]) =>
+					key.startsWith("ImageId.") ? [value] : [],
+				);
+				return ec2Reply(
+					"ListImagesInRecycleBin",
+					`<imageSet>${world.recycleBin
+						.filter((image) => image.region === region)
+						.filter((image) => ids.length === 0 || ids.includes(image.id))
+						.map(
+							(image) =>
+								`<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name></item>`,
+						)
+						.join("")}</imageSet>`,
+				);
+			},
+			DescribeRegions: ({ params }) => {
+				const stack = world.stacks.get("Production");
+				const names = (stack?.outputs.DistributionRegions ?? "us-east-1").split(",");
+				const all = params.get("AllRegions") === "true";
+				const regions = names.filter((name) => all || !world.disabledRegions.has(name));
+				return ec2Reply(
+					"DescribeRegions",
+					`<regionInfo>${regions.map((name) => `<item><regionName>${name}</regionName><regionEndpoint>ec2.${name}.amazonaws.com</regionEndpoint><optInStatus>${world.disabledRegions.has(name) ? "not-opted-in" : "opt-in-not-required"}</optInStatus></item>`).join("")}</regionInfo>`,
 				);
 			},
 			EnableImageDeprecation: ({ params }) => {

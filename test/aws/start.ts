@@ -1,6 +1,7 @@
 /** A stand-in of every service publishing and releasing call, over a fresh world with the deployed stack in it. */
 import { ecrPublicService } from "./ecr-public.ts";
 import { imageBuilderService, releaseEc2Handlers } from "./release-services.ts";
+import { serviceQuotasService } from "./service-quotas.ts";
 import { cloudFormationService, ebsService, ec2Service } from "./services.ts";
 import { ssmService } from "./ssm.ts";
 import { type Service, type StandIn, startStandIn } from "./stand-in.ts";
@@ -21,6 +22,7 @@ export async function standInAccount(): Promise<{ world: World; standIn: StandIn
 		"ecr-public": ecrPublicService(world),
 		imagebuilder: imageBuilderService(world),
 		ssm: ssmService(world),
+		servicequotas: serviceQuotasService(world),
 	});
 	return { world, standIn };
 }

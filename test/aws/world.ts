@@ -27,6 +27,8 @@ export interface SnapshotRecord {
 	blocks: Map<number, Buffer>;
 	/** DescribeSnapshots calls still answered "pending" after CompleteSnapshot (set by it). */
 	pollsUntilCompleted?: number;
+	/** Where it lives (default us-east-1, where EBS direct writes). */
+	region?: string;
 }
 
 export interface ImageRecord {
@@ -123,6 +125,22 @@ export interface World {
 	failNextDistribution?: string;
 	/** Regions where image block public access is on. */
 	blockPublicAccess: Set<string>;
+	/** Each region's "Public AMIs" quota, where it differs from AWS's default of 5 (Service Quotas). */
+	publicAmiQuota: Map<string, number>;
+	/** Quota increases asked for (RequestServiceQuotaIncrease), in order. */
+	quotaRequests: { id: string; region: string; desired: number; status: string }[];
+	/** A Recycle Bin retention rule for AMIs: deregistered AMIs go to the bin (and still count when public). */
+	recycleBinRetention: boolean;
+	/** AMIs in the Recycle Bin. */
+	recycleBin: ImageRecord[];
+	/** AMIs deregistered, in order (the Recycle Bin's or gone). */
+	deregistered: string[];
+	/** AMIs whose public launch permission was removed, in order. */
+	madePrivate: string[];
+	/** Regions that are not enabled for the account (opt-in regions not opted into). */
+	disabledRegions: Set<string>;
+	/** The real registry behind ECR Public's image API (DescribeImages, BatchDeleteImage). */
+	registry?: { host: string; password: string; dir: string; cert: string };
 	/** SSM parameters by region (test/aws/ssm.ts). */
 	parameters: Map<string, Map<string, ParameterRecord>>;
 	/**
@@ -189,6 +207,13 @@ export function createWorld(): World {
 		imageBuilderImages: new Map(),
 		blockPublicAccess: new Set(),
 		parameters: new Map(),
+		publicAmiQuota: new Map(),
+		quotaRequests: [],
+		recycleBinRetention: false,
+		recycleBin: [],
+		deregistered: [],
+		madePrivate: [],
+		disabledRegions: new Set(),
 		unkind: {
 			clockSpeed: 1,
 			snapshotInvisibleMs: 0,
@@ -227,9 +252,20 @@ export function stackOutputs(name = "Production"): Record<string, string> {
 		DistributionRegions: "us-east-1,eu-west-1",
 		PublicAmis: "true",
 		SmokeTestSubnet: "default",
-		LifecyclePolicyArn: `arn:aws:imagebuilder:us-east-1:${ACCOUNT}:lifecycle-policy/${name.toLowerCase()}-nixos`,
+		LifecyclePolicyArns: JSON.stringify(
+			Object.fromEntries(
+				SYSTEMS.map((system) => [
+					system,
+					`arn:aws:imagebuilder:us-east-1:${ACCOUNT}:lifecycle-policy/${name.toLowerCase()}-nixos-${system}`,
+				]),
+			),
+		),
+		LifecycleKeep: "2",
+		LifecycleMaxAgeDays: "90",
 		LifecycleTagKey: "nix-images:lifecycle",
-		LifecycleTagValue: name,
+		LifecycleTagValues: JSON.stringify(
+			Object.fromEntries(SYSTEMS.map((system) => [system, `${name}-${system}`])),
+		),
 	};
 }
 

@@ -1,13 +1,19 @@
 /**
- * Image Builder's regional copies get no deprecation time of their own (only
- * AWS's 2-year default for public AMIs), so each gets the source's, as
- * NixOS/amis deprecates every copy: capped at 2 years from the copy's
- * creation when it is public (EnableImageDeprecation's limit).
+ * What each of Image Builder's regional copies gets after a distribution.
+ * A deprecation time: the copies get none of their own (only AWS's 2-year
+ * default for public AMIs), so each gets the source's, as NixOS/amis
+ * deprecates every copy, capped at 2 years from the copy's creation when it
+ * is public (EnableImageDeprecation's limit). And its snapshots are tagged
+ * ManagedBy, BuildId and System (the configuration tags the AMI only), so
+ * retention may delete them with the AMI, under the same tag conditions as
+ * everything else it deletes.
  */
 import {
+	CreateTagsCommand,
 	DescribeImagesCommand,
 	type EC2Client,
 	EnableImageDeprecationCommand,
+	type Image,
 } from "@aws-sdk/client-ec2";
 import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode } from "../sdk/errors.ts";
@@ -22,18 +28,20 @@ const justCopied = {
 };
 
 /**
- * EnableImageDeprecation of every copy at the source's deprecation time (or
+ * Every copy's snapshots tagged (tagSnapshots), then EnableImageDeprecation
+ * of every copy at the source's deprecation time (or
  * 2 years after the copy's creation, if sooner, for public copies),
  * idempotent on that date, derived from the AMIs: a copy already deprecated
  * then is left alone. Returns region → the deprecation time set.
  */
-export async function deprecateCopies(
+export async function finishCopies(
 	calls: AwsCalls,
 	ec2For: (region: string) => EC2Client,
 	home: EC2Client,
 	sourceImageId: string,
 	copies: Readonly<Record<string, string>>,
 	publicAmis: boolean,
+	snapshotTags: Readonly<Record<string, string>>,
 ): Promise<Record<string, string>> {
 	const { Images } = await calls.read(
 		home,
@@ -50,6 +58,7 @@ export async function deprecateCopies(
 				{ ...justCopied, madeAt: Date.now() },
 			);
 			const copy = found?.[0];
+			if (copy) await tagSnapshots(calls, ec2, copy, snapshotTags);
 			const created = copy?.CreationDate ? awsTimeMs(copy.CreationDate) : Date.now();
 			// Whole minutes, what EC2 stores; the cap rounds down so it stays within AWS's limit.
 			const cap = publicAmis
@@ -68,4 +77,24 @@ export async function deprecateCopies(
 		}),
 	);
 	return Object.fromEntries(set.filter(([, at]) => at !== ""));
+}
+
+/** CreateTags on a copy's snapshots, idempotent on the tags (setting them again changes nothing). */
+async function tagSnapshots(
+	calls: AwsCalls,
+	ec2: EC2Client,
+	copy: Image,
+	tags: Readonly<Record<string, string>>,
+): Promise<void> {
+	const snapshots = (copy.BlockDeviceMappings ?? []).flatMap(
+		(mapping) => mapping.Ebs?.SnapshotId ?? [],
+	);
+	if (snapshots.length === 0) return;
+	await calls.write(
+		ec2,
+		new CreateTagsCommand({
+			Resources: snapshots,
+			Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+		}),
+	);
 }

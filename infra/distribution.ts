@@ -21,7 +21,12 @@ export interface AmiDistributionProps {
  * the distribution (data type aws:ec2:image), guessable from the stack and system.
  */
 function amiParameterName(stackName: string, system: string): string {
-	return `/nix-images/${stackName}/nixos/${system}/latest`;
+	return `${amiParameterPath(stackName)}/nixos/${system}/latest`;
+}
+
+/** The path every AMI parameter of a stack lies under: what verify lists (and flags strays under). */
+function amiParameterPath(stackName: string): string {
+	return `/nix-images/${stackName}`;
 }
 
 /** A role only Image Builder, acting for this account, can assume. */
@@ -45,6 +50,8 @@ export class AmiDistribution extends Construct {
 	readonly configurations: Record<string, CfnDistributionConfiguration>;
 	/** Each system's SSM parameter name. */
 	readonly parameterNames: Record<string, string>;
+	/** The path all of them lie under (GetParametersByPath's). */
+	readonly parameterPath: string;
 	readonly executionRole: Role;
 
 	constructor(scope: Construct, id: string, props: AmiDistributionProps) {
@@ -54,6 +61,7 @@ export class AmiDistribution extends Construct {
 		this.names = Object.fromEntries(
 			props.systems.map((system) => [system, `${props.name}-${system}`]),
 		);
+		this.parameterPath = amiParameterPath(props.stackName);
 		this.parameterNames = Object.fromEntries(
 			props.systems.map((system) => [system, amiParameterName(props.stackName, system)]),
 		);

@@ -50,6 +50,7 @@ describe("readSettings", () => {
 			githubEnvironment: "Production",
 			githubPublishEnvironment: "Images",
 			githubReleaseEnvironment: "Release",
+			githubVerifyEnvironment: "Verify",
 		});
 	});
 	test("accepts values as JSON types or as the strings --context passes", () => {
@@ -62,6 +63,7 @@ describe("readSettings", () => {
 				githubRepository: "commiterate/nix-images",
 				githubEnvironment: "Deploy",
 				githubPublishEnvironment: "Publish",
+				githubVerifyEnvironment: "Audit",
 			}),
 		).toMatchObject({
 			publicAmis: false,
@@ -71,6 +73,7 @@ describe("readSettings", () => {
 			githubRepository: "commiterate/nix-images",
 			githubEnvironment: "Deploy",
 			githubPublishEnvironment: "Publish",
+			githubVerifyEnvironment: "Audit",
 		});
 		expect(read({ regions: ["af-south-1"] }).regions).toEqual(["af-south-1"]);
 	});
@@ -90,6 +93,18 @@ describe("readSettings", () => {
 				`"githubReleaseEnvironment": "${taken}"; use another environment than githubEnvironment ("Production") and githubPublishEnvironment ("Images"), so that a job that builds and publishes cannot assume the release role`,
 			);
 		}
+		// Another role's environment would give the daily verify job a token that role trusts.
+		for (const taken of ["Production", "Images", "Release"]) {
+			expect(rejects({ githubVerifyEnvironment: taken })).toBe(
+				`Invalid CDK context "githubVerifyEnvironment": "${taken}"; use another environment than githubEnvironment ("Production"), githubPublishEnvironment ("Images") and githubReleaseEnvironment ("Release"), so that a job that only verifies cannot assume a role that writes (set it in cdk.json "context" or pass --context githubVerifyEnvironment=…).`,
+			);
+		}
+		expect(
+			rejects({ githubReleaseEnvironment: "Ship", githubVerifyEnvironment: "Ship" }),
+		).toContain('githubReleaseEnvironment ("Ship"), so that a job that only verifies');
+		expect(rejects({ githubVerifyEnvironment: "my verify" })).toContain(
+			'"githubVerifyEnvironment": "my verify"; use a GitHub environment name without spaces',
+		);
 		expect(rejects({ smokeTestSubnet: "vpc-1" })).toContain(
 			'"smokeTestSubnet": "vpc-1"; use a subnet id of us-east-1',
 		);

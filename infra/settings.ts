@@ -17,7 +17,7 @@ export interface StackSettings {
 	lifecycleKeep: number;
 	/** …and deletes the rest (AMIs and snapshots) once older than this. */
 	lifecycleMaxAgeDays: number;
-	/** owner/name: when set, the GitHub OIDC provider and the deploy and publish roles are created. */
+	/** owner/name: when set, the GitHub OIDC provider and the deploy, publish, release and verify roles are created. */
 	githubRepository?: string;
 	/** The GitHub environment the deploy role trusts. */
 	githubEnvironment: string;
@@ -25,6 +25,8 @@ export interface StackSettings {
 	githubPublishEnvironment: string;
 	/** The GitHub environment the release role trusts: a third one, so a job that builds cannot release. */
 	githubReleaseEnvironment: string;
+	/** The GitHub environment the verify role trusts: a fourth one, for the verify job, which reads only and also runs on a schedule. */
+	githubVerifyEnvironment: string;
 	/** An existing GitHub OIDC provider (one per account): used instead of creating one. */
 	githubOidcProviderArn?: string;
 	/** The subnet of us-east-1 the smoke test launches in, instead of the default VPC's. */
@@ -46,6 +48,7 @@ export const CONTEXT_KEYS = [
 	"githubEnvironment",
 	"githubPublishEnvironment",
 	"githubReleaseEnvironment",
+	"githubVerifyEnvironment",
 	"githubOidcProviderArn",
 	"smokeTestSubnet",
 ] as const;
@@ -71,6 +74,7 @@ export const DEFAULT_SETTINGS = {
 	githubEnvironment: "Production",
 	githubPublishEnvironment: "Images",
 	githubReleaseEnvironment: "Release",
+	githubVerifyEnvironment: "Verify",
 } as const satisfies Partial<Record<ContextKey, unknown>>;
 type Defaulted = keyof typeof DEFAULT_SETTINGS;
 
@@ -188,8 +192,15 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		environment,
 		environmentAllowed,
 	);
+	const githubVerifyEnvironment = text(
+		lookup,
+		"githubVerifyEnvironment",
+		environment,
+		environmentAllowed,
+	);
 	// Each role its own environment: a job that deploys, one that runs the builds' code and
-	// publishes, and one that releases (makes public) can never stand in for each other.
+	// publishes, one that releases (makes public) and one that only reads can never stand in
+	// for each other.
 	if (githubPublishEnvironment === githubEnvironment) {
 		throw invalid(
 			"githubPublishEnvironment",
@@ -205,6 +216,19 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 			"githubReleaseEnvironment",
 			githubReleaseEnvironment,
 			`another environment than githubEnvironment ("${githubEnvironment}") and githubPublishEnvironment ("${githubPublishEnvironment}"), so that a job that builds and publishes cannot assume the release role`,
+		);
+	}
+	// A job in another role's environment gets a token that role trusts: the verify job, which
+	// runs daily and by hand, would then hold a role that writes.
+	if (
+		[githubEnvironment, githubPublishEnvironment, githubReleaseEnvironment].includes(
+			githubVerifyEnvironment,
+		)
+	) {
+		throw invalid(
+			"githubVerifyEnvironment",
+			githubVerifyEnvironment,
+			`another environment than githubEnvironment ("${githubEnvironment}"), githubPublishEnvironment ("${githubPublishEnvironment}") and githubReleaseEnvironment ("${githubReleaseEnvironment}"), so that a job that only verifies cannot assume a role that writes`,
 		);
 	}
 	const publicAmis = flag(lookup, "publicAmis");
@@ -245,6 +269,7 @@ export function readSettings(lookup: Lookup, options: ReadOptions = {}): StackSe
 		githubEnvironment,
 		githubPublishEnvironment,
 		githubReleaseEnvironment,
+		githubVerifyEnvironment,
 		...(githubOidcProviderArn === undefined ? {} : { githubOidcProviderArn }),
 		...(smokeTestSubnet === undefined ? {} : { smokeTestSubnet }),
 	};

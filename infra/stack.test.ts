@@ -295,11 +295,12 @@ describe("GitHub Actions access", () => {
 			},
 		});
 	});
-	test("trusts the deploy, publish and release roles each to its own environment of the repository", () => {
+	test("trusts the deploy, publish, release and verify roles each to its own environment of the repository", () => {
 		for (const [name, environment] of [
 			["DeployStack", "Production"],
 			["Publish", "Images"],
 			["Release", "Release"],
+			["Verify", "Verify"],
 		] as const) {
 			template.hasResourceProperties("AWS::IAM::Role", {
 				AssumeRolePolicyDocument: trust(environment),
@@ -480,6 +481,166 @@ describe("GitHub Actions access", () => {
 			"ManageTheOidcProvider",
 		);
 	});
+	describe("the verify role", () => {
+		type Statement = {
+			Sid: string;
+			Action: string | string[];
+			Resource: unknown;
+			Condition?: object;
+		};
+		const verifyRole = (t = template) => {
+			const roles = Object.entries(t.findResources("AWS::IAM::Role")).filter(([logicalId]) =>
+				logicalId.startsWith("GitHubVerifyRole"),
+			);
+			expect(roles).toHaveLength(1);
+			return roles[0]?.[1].Properties as {
+				AssumeRolePolicyDocument: object;
+				MaxSessionDuration: number;
+				ManagedPolicyArns?: unknown;
+				Policies: { PolicyName: string; PolicyDocument: { Statement: Statement[] } }[];
+			};
+		};
+		const statements = (t = template) =>
+			verifyRole(t).Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+		/** An ARN the template joins from the partition (and the account where it has one). */
+		const joined = (...parts: unknown[]) => ({ "Fn::Join": ["", parts] });
+		const partition = { Ref: "AWS::Partition" };
+		const account = { Ref: "AWS::AccountId" };
+
+		test("is trusted by the verify environment alone, for at most an hour, with one inline policy", () => {
+			// The whole trust policy, so that no second statement or looser condition slips in.
+			const trusted = (environment: string, t = template) => ({
+				Version: "2012-10-17",
+				Statement: [
+					{
+						Action: "sts:AssumeRoleWithWebIdentity",
+						Effect: "Allow",
+						Principal: {
+							Federated: { Ref: Object.keys(t.findResources("AWS::IAM::OIDCProvider"))[0] },
+						},
+						Condition: {
+							StringEquals: {
+								"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+								"token.actions.githubusercontent.com:sub": `repo:commiterate/nix-images:environment:${environment}`,
+							},
+						},
+					},
+				],
+			});
+			const role = verifyRole();
+			expect(role.AssumeRolePolicyDocument).toEqual(trusted("Verify"));
+			expect(role.MaxSessionDuration).toBe(3600);
+			expect(role.ManagedPolicyArns).toBeUndefined();
+			expect(role.Policies.map((policy) => policy.PolicyName)).toEqual(["Verify"]);
+			const renamed = synthesize({
+				githubRepository: "commiterate/nix-images",
+				githubVerifyEnvironment: "Audit",
+			}).template();
+			expect(verifyRole(renamed).AssumeRolePolicyDocument).toEqual(trusted("Audit", renamed));
+		});
+		test("holds exactly what verify reads, each on its resources", () => {
+			expect(
+				statements().map(({ Sid, Action, Resource, Condition }) => ({
+					Sid,
+					Action,
+					Resource,
+					...(Condition ? { Condition } : {}),
+				})),
+			).toEqual([
+				{
+					Sid: "ReadImagesAndPublicSharing",
+					Action: [
+						"ec2:DescribeImages",
+						"ec2:DescribeSnapshots",
+						"ec2:GetImageBlockPublicAccessState",
+					],
+					Resource: "*",
+				},
+				{
+					Sid: "ReadTheAmiParametersEverywhere",
+					Action: "ssm:GetParametersByPath",
+					Resource: ["/nix-images/Production", "/nix-images/Production/*"].map((path) =>
+						joined("arn:", partition, ":ssm:*:", account, `:parameter${path}`),
+					),
+				},
+				{
+					Sid: "ReadOwnSnapshotBlocks",
+					Action: ["ebs:ListSnapshotBlocks", "ebs:GetSnapshotBlock"],
+					Resource: joined("arn:", partition, ":ec2:us-east-1::snapshot/*"),
+					Condition: { StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" } },
+				},
+				{
+					Sid: "SignInToEcrPublic",
+					Action: "ecr-public:GetAuthorizationToken",
+					Resource: "*",
+				},
+				{
+					Sid: "BearerTokensForEcrPublicOnly",
+					Action: "sts:GetServiceBearerToken",
+					Resource: "*",
+					Condition: { StringEquals: { "sts:AWSServiceName": "ecr-public.amazonaws.com" } },
+				},
+				{
+					Sid: "DescribeTheRepository",
+					Action: "ecr-public:DescribeRepositories",
+					Resource: joined("arn:", partition, ":ecr-public::", account, ":repository/nix"),
+				},
+				{
+					Sid: "ReadStackOutputs",
+					Action: "cloudformation:DescribeStacks",
+					Resource: joined(
+						"arn:",
+						partition,
+						":cloudformation:us-east-1:",
+						account,
+						":stack/Production/*",
+					),
+				},
+			]);
+			for (const statement of statements()) expect(statement).toMatchObject({ Effect: "Allow" });
+		});
+		test("holds nothing that writes: every action describes, gets or lists, and none pushes", () => {
+			const actions = statements().flatMap((statement) => [statement.Action].flat());
+			expect(
+				actions.filter((action) => !/^[a-z0-9-]+:(Describe|Get|List)[A-Z]/.test(action)),
+			).toEqual([]);
+			// The same login as the publish role's, without its push (DescribeRepositories alone is shared).
+			const push = Object.values(template.findResources("AWS::IAM::Role"))
+				.flatMap((role) => role.Properties.Policies ?? [])
+				.flatMap(
+					(policy: { PolicyDocument: { Statement: Statement[] } }) =>
+						policy.PolicyDocument.Statement,
+				)
+				.find((statement: Statement) => statement.Sid === "PushToTheRepository") as Statement;
+			const pushing = [push.Action]
+				.flat()
+				.filter((action) => action !== "ecr-public:DescribeRepositories");
+			expect(pushing).toContain("ecr-public:PutImage");
+			expect(actions.filter((action) => pushing.includes(action))).toEqual([]);
+		});
+		test("reads the AMI parameters under the stack's own path, which every parameter lies under", () => {
+			const t = synthesize({ githubRepository: "o/r", stackName: "Staging" }).template();
+			const names = Object.values(
+				JSON.parse(t.toJSON().Outputs.AmiParameterNames.Value) as Record<string, string>,
+			);
+			expect(names.length).toBe(SYSTEMS.length);
+			for (const name of names) expect(name.startsWith("/nix-images/Staging/")).toBe(true);
+			const ssm = statements(t).find(
+				(statement) => statement.Sid === "ReadTheAmiParametersEverywhere",
+			);
+			expect(JSON.stringify(ssm?.Resource)).toBe(
+				JSON.stringify(
+					["/nix-images/Staging", "/nix-images/Staging/*"].map((path) =>
+						joined("arn:", partition, ":ssm:*:", account, `:parameter${path}`),
+					),
+				),
+			);
+			t.hasOutput("VerifyRoleArn", {
+				Description:
+					"Role for GitHub Actions to verify a release (the verify workflow): reads only",
+			});
+		});
+	});
 	test("with the smokeTestSubnet setting, launches only into that subnet, and says so in an output", () => {
 		const subnet = "subnet-0123456789abcdef0";
 		const t = synthesize({ githubRepository: "o/r", smokeTestSubnet: subnet }).template();
@@ -509,6 +670,7 @@ describe("GitHub Actions access", () => {
 		none.resourceCountIs("AWS::IAM::OIDCProvider", 0);
 		none.resourceCountIs("AWS::IAM::Role", 2);
 		expect(Object.keys(none.findOutputs("*"))).not.toContain("PublishRoleArn");
+		expect(Object.keys(none.findOutputs("*"))).not.toContain("VerifyRoleArn");
 	});
 });
 
@@ -532,6 +694,7 @@ describe("the outputs", () => {
 			"RepositoryArn",
 			"RepositoryName",
 			"SmokeTestSubnet",
+			"VerifyRoleArn",
 		]);
 		template.hasOutput("DistributionRegions", { Value: defaultRegions().join(",") });
 		template.hasOutput("LifecycleTagKey", { Value: "nix-images:lifecycle" });

@@ -5,6 +5,7 @@ import { DeployRole } from "./github/deploy-role.ts";
 import { GitHubOidc } from "./github/oidc.ts";
 import { PublishRole } from "./github/publish-role.ts";
 import { ReleaseRole } from "./github/release-role.ts";
+import { VerifyRole } from "./github/verify-role.ts";
 import { AmiLifecycle } from "./lifecycle.ts";
 import { PublicRepository } from "./repository.ts";
 import type { StackSettings } from "./settings.ts";
@@ -149,6 +150,12 @@ export class ImagesStack extends Stack {
 				distribution,
 				...(settings.smokeTestSubnet ? { smokeTestSubnet: settings.smokeTestSubnet } : {}),
 			});
+			const verifyRole = new VerifyRole(github, "VerifyRole", {
+				github,
+				environment: settings.githubVerifyEnvironment,
+				repository,
+				distribution,
+			});
 			output(
 				"GitHubOidcProviderArn",
 				github.provider.oidcProviderArn,
@@ -164,6 +171,11 @@ export class ImagesStack extends Stack {
 				"ReleaseRoleArn",
 				releaseRole.roleArn,
 				"Role for GitHub Actions to release published images (the release job)",
+			);
+			output(
+				"VerifyRoleArn",
+				verifyRole.roleArn,
+				"Role for GitHub Actions to verify a release (the verify workflow): reads only",
 			);
 		}
 	}

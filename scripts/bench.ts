@@ -9,6 +9,7 @@ import { benchPublish } from "./bench/publish.ts";
 import { benchPublishTask } from "./bench/publish-task.ts";
 import { benchRunner } from "./bench/runner.ts";
 import { benchSynth } from "./bench/synth.ts";
+import { benchVerify } from "./bench/verify.ts";
 
 const root = resolve(import.meta.dir, "..");
 const sections: Record<string, () => unknown> = {
@@ -17,6 +18,7 @@ const sections: Record<string, () => unknown> = {
 	synth: () => benchSynth(),
 	publish: () => benchPublish(),
 	"publish-task": () => benchPublishTask(),
+	verify: () => benchVerify(),
 };
 
 const wanted = Bun.argv.slice(2);

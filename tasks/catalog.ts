@@ -11,6 +11,7 @@ import {
 	publishOptions,
 	releaseOptions,
 	synthOptions,
+	verifyOptions,
 } from "./project/options.ts";
 import { type Catalog, defineTask } from "./runner/task.ts";
 
@@ -145,6 +146,21 @@ release writes it too; this renders it again, for instance from an older release
 per system the AMI id of every region with a launch link and the SSM parameter, the container's
 pull commands and digests, a filter for the regions. One static file with no external request.`,
 		load: () => import("./release-page.ts"),
+	}),
+	verify: defineTask({
+		doc: `Check a release where users get it, in every region: exit 0 only when all of it holds.
+Reads outputs/main/release.json (or --release FILE) and the stack's outputs, then, all regions at
+once (at most 10 requests a second each, failing checks looked at again for --retry-for, 60s):
+each AMI exists, is this account's, available, named as released, of its architecture, UEFI,
+IMDSv2, ENA, SR-IOV, NitroTPM (x86-64), deprecated in the future, public exactly when publicAmis,
+tagged; its root snapshot completed; image block public access off where public; each SSM
+parameter holds exactly its AMI (aws:ec2:image) and no undeclared one is under the stack's path;
+the container's release and moving tags serve the index, which lists exactly the recorded images.
+--deep reads the source snapshots back and compares their bytes. A table (or --json) and the step
+summary; exit 1 on a mismatch, 2 on usage errors, 3 when something could not be checked.`,
+		options: verifyOptions,
+		preflight: () => import("./aws/credentials.ts"),
+		load: () => import("./verify.ts"),
 	}),
 	account: defineTask({
 		doc: `Check an AWS account before its first release: quotas, public sharing, encryption, regions.

@@ -10,6 +10,7 @@ import { HOME_REGION, MANAGED_BY, SYSTEM_ARCHITECTURES } from "../infra/vocabula
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
 import { cdkContext, stackSettings } from "./cdk/context.ts";
 import { bootMarker } from "./project/boot-marker.ts";
+import { durationOption } from "./project/durations.ts";
 import { readJson, writeJsonAtomically } from "./project/files.ts";
 import type { ReleaseOptions } from "./project/options.ts";
 import { releaseOutput } from "./project/outputs.ts";
@@ -33,10 +34,12 @@ import {
 } from "./release/manifest.ts";
 import { writePage } from "./release/page.ts";
 import { requirePublicAmiRoom } from "./retention/room.ts";
-import { UsageError } from "./runner/errors.ts";
+import { TaskError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
 import { registryFiles } from "./skopeo/auth.ts";
+import { exitCodeOf, reportMarkdown, reportTable, verdictSentence } from "./verify/report.ts";
+import { MAX_RETRY_FOR_MS, verifyRelease } from "./verify/run.ts";
 
 /** When this release was first made: kept from release.json when it is this release's, so a re-run changes nothing. */
 function firstReleased(path: string, releaseId: string): string {
@@ -55,18 +58,6 @@ function firstReleased(path: string, releaseId: string): string {
  * pipeline's credentials, which last two hours.
  */
 const RELEASE_LIMIT_MS = 110 * 60_000;
-
-/** --smoke-test-timeout in milliseconds: `<n>s` or `<n>m`, at most MAX_SMOKE_TEST_MS. */
-function smokeTestTimeout(given: string): number {
-	const match = /^(\d+)([sm])$/.exec(given);
-	const ms = match ? Number(match[1]) * (match[2] === "m" ? 60_000 : 1000) : 0;
-	if (ms <= 0 || ms > MAX_SMOKE_TEST_MS) {
-		throw new UsageError(
-			`--smoke-test-timeout must be seconds or minutes such as 90s or 10m, at most ${MAX_SMOKE_TEST_MS / 60_000}m, not "${given}".`,
-		);
-	}
-	return ms;
-}
 
 /**
  * Like Promise.all, but every promise runs to its end before the failures
@@ -190,11 +181,46 @@ async function distributeAll(
 				ssmParameter: destination.ssmParameter,
 				smokeTest,
 				regions: distribution?.amis ?? {},
+				...(ami.snapshotContent ? { snapshotContent: ami.snapshotContent } : {}),
 			};
 			return [ami.system, release] as const;
 		}),
 	);
 	return Object.fromEntries(released);
+}
+
+/**
+ * verify's checks of the release (not --deep, nor the moving tags, which
+ * have not moved yet), after the distribution, which has already made the
+ * copies public and pointed the SSM parameters at them (Image Builder does
+ * both): a release that fails them keeps the moving tags and release.json
+ * where they were, and says what is wrong and what users now get where.
+ */
+async function requireReleaseHolds(
+	context: TaskContext<ReleaseOptions>,
+	session: AwsSession,
+	draft: ReleaseManifest,
+	retryForMs: number,
+): Promise<void> {
+	const { report } = await verifyRelease(context, session, draft, {
+		movingTags: false,
+		retryForMs,
+	});
+	const code = exitCodeOf(report);
+	if (code === 0) {
+		context.log(`verified ${draft.version} in ${report.regions.length} region(s).`);
+		return;
+	}
+	process.stderr.write(`${reportTable(report)}\n`);
+	appendStepSummary(reportMarkdown(report));
+	const failing = report.regions
+		.filter((region) => region.findings.length > 0 || region.unchecked)
+		.map((region) => region.region);
+	const held = failing.length > 0 ? failing.join(", ") : "no region (the container differs)";
+	throw new TaskError(
+		`${verdictSentence(report)}. The distribution has already made the copies ${draft.publicAmis ? "public" : "available"} and pointed the SSM parameters at them, so users reading a parameter get the new AMIs where the table shows no SSM finding (and the table's value where it does: ${held}); the moving tags and release.json stay where they were, so pulls of the moving tags and readers of release.json still get the previous release. Fix what the table shows, then run release again`,
+		code,
+	);
 }
 
 /**
@@ -209,7 +235,12 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 	const output = releaseOutput(root);
 	lock(output.json);
 	lock(output.dir);
-	const timeLimitMs = smokeTestTimeout(context.options["smoke-test-timeout"]);
+	const timeLimitMs = durationOption(
+		context.options["smoke-test-timeout"],
+		"smoke-test-timeout",
+		MAX_SMOKE_TEST_MS,
+	);
+	const retryForMs = durationOption(context.options["retry-for"], "retry-for", MAX_RETRY_FOR_MS, 0);
 	if (dryRun && context.ranEarlier("publish")) {
 		log("would release what publish leaves (this dry run published nothing).");
 		return;
@@ -290,9 +321,7 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 				: Promise.resolve(undefined),
 		]);
 
-		// Public pointers, last: every AMI is available everywhere and the index exists.
-		const moving = index ? await moveContainerTags(context, index) : [];
-		const manifest: ReleaseManifest = {
+		const draft: ReleaseManifest = {
 			version,
 			releaseId,
 			releasedAt: firstReleased(output.json, releaseId),
@@ -300,6 +329,15 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 			publicAmis: stack.PublicAmis === "true",
 			regions: stack.DistributionRegions.split(","),
 			amis: released,
+			...(index ? { containers: containerSection(index, containers, []) } : {}),
+		};
+		// What the distribution made, checked where users get it before the pointers release owns move.
+		if (!dryRun) await requireReleaseHolds(context, session, draft, retryForMs);
+		else log("would verify the release in every region before moving the tags.");
+		// Public pointers, last: every AMI is available everywhere and the index exists.
+		const moving = index ? await moveContainerTags(context, index) : [];
+		const manifest: ReleaseManifest = {
+			...draft,
 			...(index ? { containers: containerSection(index, containers, moving) } : {}),
 		};
 		if (dryRun) return;

@@ -9,8 +9,10 @@ import { join } from "node:path";
 import {
 	ensureSnapshot,
 	type SnapshotRequest,
+	type SnapshotResult,
 	type SnapshotState,
 } from "../infra/publish/snapshot.ts";
+import { localSnapshotContent } from "../infra/publish/snapshot-content.ts";
 import { AwsCalls } from "../infra/sdk/calls.ts";
 import { PublishError } from "../infra/sdk/errors.ts";
 import { DEFAULT_RETRY_POLICY, RetryBudget } from "../infra/sdk/retry.ts";
@@ -18,7 +20,7 @@ import { closeClients } from "../tasks/aws/clients.ts";
 import { standInClients } from "./aws/clients.ts";
 import { AwsError, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
-import { BLOCK_SIZE, leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
+import { BLOCK_SIZE, contentOf, leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
 import { tempDir } from "./helpers.ts";
 
 const dir = tempDir("snapshot");
@@ -98,6 +100,14 @@ describe("ensureSnapshot", () => {
 		return { result, saved };
 	}
 
+	/** The content the run recorded is what the stand-in holds, and what the image holds. */
+	async function expectContent(done: SnapshotResult, path: string) {
+		const snapshot = world.snapshots.get(done.snapshotId);
+		expect(snapshot?.state).toBe("completed");
+		expect(done.content).toEqual(contentOf(snapshot as NonNullable<typeof snapshot>));
+		expect(done.content).toEqual(await localSnapshotContent(path, 1));
+	}
+
 	test("sends only the blocks with data, each checksummed, and rebuilds the image byte for byte", async () => {
 		const image = sparseImage("sparse.img");
 		const { result } = upload(image.path, image.size);
@@ -119,6 +129,8 @@ describe("ensureSnapshot", () => {
 		expect(snapshot?.volumeSize).toBe(1);
 		expect(snapshot?.tags).toMatchObject({ BuildId: "0123456789abcdef", System: "x86_64-linux" });
 		expect(standIn.calls.filter((c) => c === "ebs:PutSnapshotBlock")).toHaveLength(5);
+		expect(done.content).toMatchObject({ blockIndexes: "0,2-3,6,9", changedBlocks: 5 });
+		await expectContent(done, image.path);
 	});
 
 	test("a second run reuses the completed snapshot and sends nothing", async () => {
@@ -129,6 +141,9 @@ describe("ensureSnapshot", () => {
 		expect(second).toMatchObject({ snapshotId: first.snapshotId, reused: true });
 		expect(standIn.calls).toEqual(["ec2:DescribeSnapshots"]);
 		expect(world.snapshots.size).toBe(1);
+		// Nothing was sent, so nothing hashed while sending: the content is the image's.
+		expect(second.content).toEqual(first.content);
+		await expectContent(second, image.path);
 	});
 
 	test("throttling, 5xx, a hang and a lost answer are retried, and the snapshot is still right", async () => {
@@ -152,6 +167,7 @@ describe("ensureSnapshot", () => {
 		);
 		expect(budget.retries).toBeGreaterThanOrEqual(7);
 		expect(standIn.calls.filter((c) => c === "ebs:StartSnapshot")).toHaveLength(2);
+		await expectContent(done, image.path);
 	});
 
 	test("a snapshot not visible yet right after StartSnapshot is waited for, and only within the window", async () => {
@@ -227,6 +243,8 @@ describe("ensureSnapshot", () => {
 		expect(volumeOf(world.snapshots.get(resumed.snapshotId) as never, image.size)).toEqual(
 			readFileSync(image.path),
 		);
+		// The two blocks sent before count too: hashed again from the image, not sent.
+		await expectContent(resumed, image.path);
 	});
 
 	test("credentials that expire mid-upload keep the snapshot; another machine (no checkpoint) sends every block", async () => {
@@ -253,7 +271,7 @@ describe("ensureSnapshot", () => {
 		standIn.faults.splice(0);
 		const elsewhere = await upload(image.path, image.size, {}).result;
 		expect(elsewhere.progress).toMatchObject({ blocksSent: 5, blocksResumed: 0 });
-		expect(world.snapshots.get(elsewhere.snapshotId)?.state).toBe("completed");
+		await expectContent(elsewhere, image.path);
 	});
 
 	test("a pending snapshot left by a crash is resumed; one in error is deleted and replaced", async () => {
@@ -269,6 +287,7 @@ describe("ensureSnapshot", () => {
 			readFileSync(image.path),
 		);
 		expect(standIn.calls).not.toContain("ebs:StartSnapshot");
+		await expectContent(done, image.path);
 
 		world.snapshots.clear();
 		leaveSnapshot(world, "snap-broken", "error", tags);
@@ -276,6 +295,24 @@ describe("ensureSnapshot", () => {
 		expect(replaced.snapshotId).not.toBe("snap-broken");
 		expect(world.deletedSnapshots.map((s) => s.id)).toContain("snap-broken");
 		expect([...world.snapshots.keys()]).toEqual([replaced.snapshotId]);
+	});
+
+	test("a pending snapshot another machine has completed refuses blocks; what it holds is hashed from the image", async () => {
+		const image = sparseImage("elsewhere.img");
+		const tags = { ManagedBy: "nix-images", BuildId: "0123456789abcdef", System: "x86_64-linux" };
+		const left = leaveSnapshot(world, "snap-elsewhere", "pending", tags, 60_000);
+		const bytes = readFileSync(image.path);
+		for (const index of image.dataBlocks) {
+			const block = Buffer.alloc(BLOCK_SIZE);
+			bytes.copy(block, 0, index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE);
+			left.blocks.set(index, block);
+		}
+		// CompleteSnapshot was sent: EBS takes no more blocks, and completes it on a later look.
+		left.pollsUntilCompleted = 1;
+		const done = await upload(image.path, image.size).result;
+		expect(done).toMatchObject({ snapshotId: "snap-elsewhere", reused: false });
+		expect(done.progress.blocksSent).toBe(0);
+		await expectContent(done, image.path);
 	});
 
 	describe("as unkind as AWS", () => {

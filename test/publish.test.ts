@@ -7,9 +7,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { localSnapshotContent } from "../infra/publish/snapshot-content.ts";
 import { AwsError, crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
-import { leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
+import { contentOf, leaveSnapshot, volumeOf, type World } from "./aws/world.ts";
 import {
 	bunTask,
 	fixtureFlake,
@@ -70,8 +71,11 @@ function image(): Buffer {
 	return readFileSync(join(vmDir, "nixos.img"));
 }
 
-/** What the account holds: exactly one completed snapshot and one available AMI from it. */
-function expectOneSnapshotAndOneAmi() {
+/**
+ * What the account holds: exactly one completed snapshot and one available AMI
+ * from it; and ami.json records what the snapshot holds, which is what the image holds.
+ */
+async function expectOneSnapshotAndOneAmi() {
 	const snapshots = [...world.snapshots.values()];
 	expect(snapshots.map((s) => s.state)).toEqual(["completed"]);
 	const [snapshot] = snapshots;
@@ -81,6 +85,8 @@ function expectOneSnapshotAndOneAmi() {
 	expect(images[0]?.blockDevices[0]?.snapshotId).toBe(snapshot?.id);
 	const record = JSON.parse(readFileSync(amiJson, "utf8"));
 	expect(record).toMatchObject({ imageId: images[0]?.id, snapshotId: snapshot?.id, system: HOST });
+	expect(record.snapshotContent).toEqual(contentOf(snapshot as NonNullable<typeof snapshot>));
+	expect(record.snapshotContent).toEqual(await localSnapshotContent(join(vmDir, "nixos.img"), 1));
 }
 
 beforeAll(async () => {
@@ -100,7 +106,7 @@ describe("publish", () => {
 	test("uploads only the blocks with data, registers the AMI for Nitro, and writes ami.json last", async () => {
 		const run = await publish();
 		expect(run.exitCode).toBe(0);
-		expectOneSnapshotAndOneAmi();
+		await expectOneSnapshotAndOneAmi();
 		const [snapshot] = world.snapshots.values();
 		const [ami] = world.images.values();
 		const info = JSON.parse(readFileSync(join(vmDir, "image-info.json"), "utf8"));
@@ -145,6 +151,7 @@ describe("publish", () => {
 			imageName: name,
 			sha256: info.sha256,
 			registered: { BootMode: "uefi", ImdsSupport: "v2.0" },
+			snapshotContent: { blockSize: 524288, volumeSize: 1, changedBlocks: 2 },
 		});
 		expect(run.stderr).toMatch(/publish: \d+ blocks sent, \d+ skipped \(zeros\), of 7 \(\d+%\)/);
 		expect(run.stderr).toMatch(
@@ -157,6 +164,8 @@ describe("publish", () => {
 	test("a re-run of the same build sends and registers nothing", async () => {
 		expect((await publish()).exitCode).toBe(0);
 		const calls = standIn.calls.length;
+		// The ami.json checked below is the re-run's, which found the snapshot completed.
+		rmSync(amiJson);
 		const again = await publish();
 		expect(again.exitCode).toBe(0);
 		expect(again.stderr).toContain("of this build is already complete: nothing sent.");
@@ -166,7 +175,7 @@ describe("publish", () => {
 		expect(second).not.toContain("ebs:StartSnapshot");
 		expect(second).not.toContain("ebs:PutSnapshotBlock");
 		expect(second).not.toContain("ec2:RegisterImage");
-		expectOneSnapshotAndOneAmi();
+		await expectOneSnapshotAndOneAmi();
 	});
 
 	test("a snapshot of this build that ended in error is deleted and replaced", async () => {
@@ -178,7 +187,7 @@ describe("publish", () => {
 		});
 		expect((await publish()).exitCode).toBe(0);
 		expect(world.deletedSnapshots.map((s) => s.id)).toEqual(["snap-failed"]);
-		expectOneSnapshotAndOneAmi();
+		await expectOneSnapshotAndOneAmi();
 	});
 
 	test("--dry-run prints every change it would make and the upload plan, and changes nothing", async () => {
@@ -471,7 +480,7 @@ describe("an upload that stops for a reason a re-run can fix", () => {
 		expect(again.filter((call) => call === "ebs:PutSnapshotBlock")).toHaveLength(1);
 		expect(again).not.toContain("ebs:StartSnapshot");
 		expect(resumed.stderr).toContain("1 blocks an earlier run sent were not sent again");
-		expectOneSnapshotAndOneAmi();
+		await expectOneSnapshotAndOneAmi();
 	});
 });
 
@@ -484,7 +493,7 @@ describe("publish, as unkind as AWS", () => {
 		const run = await publish();
 		expect(run.stderr).not.toContain("no longer exists");
 		expect(run.exitCode).toBe(0);
-		expectOneSnapshotAndOneAmi();
+		await expectOneSnapshotAndOneAmi();
 	});
 
 	test("times AWS gives without a zone are UTC, on a machine far from it: the deprecation is --deprecate-days after the creation", async () => {
@@ -536,7 +545,7 @@ describe("a SIGKILL between any two AWS steps, then a re-run", () => {
 			expect(existsSync(amiJson)).toBe(false);
 			const rerun = await publish();
 			expect(rerun.exitCode).toBe(0);
-			expectOneSnapshotAndOneAmi();
+			await expectOneSnapshotAndOneAmi();
 			expect(world.deletedSnapshots).toEqual([]);
 		},
 	);
@@ -547,7 +556,7 @@ describe("a SIGKILL between any two AWS steps, then a re-run", () => {
 			rmSync(stateFile, { force: true });
 			const rerun = await publish();
 			expect(rerun.exitCode).toBe(0);
-			expectOneSnapshotAndOneAmi();
+			await expectOneSnapshotAndOneAmi();
 			expect(world.deletedSnapshots).toEqual([]);
 		},
 	);
@@ -561,7 +570,7 @@ describe("a SIGKILL between any two AWS steps, then a re-run", () => {
 		expect(await crashAfter(standIn, spawnPublish(), "DeleteSnapshot", 1)).toBe(137);
 		expect((await publish()).exitCode).toBe(0);
 		expect(world.deletedSnapshots.map((s) => s.id)).toEqual(["snap-failed"]);
-		expectOneSnapshotAndOneAmi();
+		await expectOneSnapshotAndOneAmi();
 	});
 });
 

@@ -22,7 +22,7 @@ import { buildIdOf, containerTag } from "../tasks/project/names.ts";
 import { putParameter } from "./aws/ssm.ts";
 import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
-import { leaveSnapshot, type World } from "./aws/world.ts";
+import type { World } from "./aws/world.ts";
 import {
 	bunTask,
 	cleanEnv,
@@ -38,27 +38,23 @@ import {
 	waitForPause,
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
+import {
+	LABEL,
+	NIX_VERSION,
+	pushImages,
+	type ReleaseScene,
+	recordPath as recordPathIn,
+	SYSTEMS,
+	type System,
+	seedAmi as seedAmiIn,
+	seedContainer as seedContainerIn,
+	seed as seedIn,
+	writeRecord,
+} from "./release-scene.ts";
 
 requireTool("skopeo", "apt-get install skopeo");
 requireTool("podman", "apt-get install podman");
 
-const SYSTEMS = {
-	"x86_64-linux": {
-		architecture: "amd64",
-		ec2: "x86_64",
-		smoke: "t3.nano",
-		build: "1111111111111111",
-	},
-	"aarch64-linux": {
-		architecture: "arm64",
-		ec2: "arm64",
-		smoke: "t4g.nano",
-		build: "2222222222222222",
-	},
-} as const;
-type System = keyof typeof SYSTEMS;
-const LABEL = "26.05.20260616.567a49d";
-const NIX_VERSION = "2.31.2";
 const MARKER = bootMarker(REPO);
 
 const project = projectCopy();
@@ -74,143 +70,23 @@ const releaseJson = join(project.dir, "outputs/main/release.json");
 let registry: Registry;
 let world: World;
 let standIn: StandIn;
-/** The per-architecture images in the registry: pushed once, recorded by each test's seed. */
-const pushed: Record<string, { tag: string; digest: string; configDigest: string; size: number }> =
-	{};
-
+const scene: ReleaseScene = {
+	get world() {
+		return world;
+	},
+	get registry() {
+		return registry;
+	},
+	projectDir: project.dir,
+	work,
+	pushed: {},
+};
+const pushed = scene.pushed;
 const recordPath = (kind: "virtual-machine" | "oci-container", system: string) =>
-	join(
-		project.dir,
-		"outputs/main",
-		kind,
-		system,
-		kind === "virtual-machine" ? "ami.json" : "container.json",
-	);
-
-function writeRecord(path: string, record: object) {
-	mkdirSync(join(path, ".."), { recursive: true });
-	writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
-}
-
-/** What publish leaves for `system`'s AMI: a private, available AMI and its ami.json. */
-function seedAmi(system: System) {
-	const { ec2, build } = SYSTEMS[system];
-	const imageId = world.nextId("ami");
-	const imageName = `nixos-${LABEL}-${system}-${build}`;
-	const tags = { ManagedBy: "nix-images", BuildId: build, System: system };
-	const snapshotId = world.nextId("snap");
-	leaveSnapshot(world, snapshotId, "completed", { ...tags });
-	world.images.set(imageId, {
-		id: imageId,
-		name: imageName,
-		state: "available",
-		creationDate: "2026-12-01T00:00:00.000Z",
-		architecture: ec2,
-		bootMode: "uefi",
-		imdsSupport: "v2.0",
-		rootDeviceName: "/dev/xvda",
-		blockDevices: [{ deviceName: "/dev/xvda", snapshotId }],
-		tags: { ...tags },
-		pollsUntilAvailable: 0,
-		region: "us-east-1",
-		public: false,
-	});
-	writeRecord(recordPath("virtual-machine", system), {
-		buildId: build,
-		system,
-		label: LABEL,
-		sha256: build.repeat(4),
-		region: "us-east-1",
-		imageId,
-		imageName,
-		snapshotId,
-		deprecateAt: "2027-03-01T00:00:00.000Z",
-		registered: {},
-	});
-	return imageId;
-}
-
-/** What publish leaves for `system`'s container: the image in the registry and its container.json. */
-function seedContainer(system: System) {
-	const { architecture } = SYSTEMS[system];
-	const image = pushed[architecture];
-	if (image === undefined) throw new Error(`no ${architecture} image was pushed`);
-	writeRecord(recordPath("oci-container", system), {
-		buildId: buildIdOf(image.digest),
-		system,
-		architecture,
-		repositoryUri: `${registry.host}/alias/nix`,
-		tag: image.tag,
-		digest: image.digest,
-		mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-		size: image.size,
-		nixVersion: NIX_VERSION,
-		configDigest: image.configDigest,
-	});
-}
-
-function seed(parts: { amis?: boolean; containers?: boolean } = { amis: true, containers: true }) {
-	const amis: Record<string, string> = {};
-	for (const system of Object.keys(SYSTEMS) as System[]) {
-		if (parts.amis) amis[system] = seedAmi(system);
-		if (parts.containers) seedContainer(system);
-	}
-	return amis;
-}
-
-/** Pushes a tiny image per architecture to the registry, as publish would have: under the tag publish derives from its digest. */
-function pushImages() {
-	for (const { architecture } of Object.values(SYSTEMS)) {
-		const archive = join(work, `${architecture}.tar`);
-		for (const command of [
-			[
-				"bash",
-				join(REPO, "test/fixtures/images/docker-archive.sh"),
-				`${archive}.gz`,
-				architecture,
-				architecture,
-			],
-			["gunzip", "-f", `${archive}.gz`],
-		]) {
-			const run = Bun.spawnSync(command, { stderr: "pipe" });
-			if (run.exitCode !== 0) throw new Error(run.stderr.toString());
-		}
-		const skopeo = (...args: string[]) => {
-			const copy = Bun.spawnSync(["skopeo", "copy", ...args], {
-				env: { ...process.env, ...registry.env },
-				stderr: "pipe",
-			});
-			if (copy.exitCode !== 0) throw new Error(copy.stderr.toString());
-		};
-		const staging = `staging-${architecture}`;
-		skopeo(
-			"--dest-authfile",
-			registry.authFile,
-			`docker-archive:${archive}`,
-			`docker://${registry.host}/alias/nix:${staging}`,
-		);
-		const digest = registry.serves(`alias/nix:${staging}`)?.digest ?? "";
-		const tag = containerTag(NIX_VERSION, buildIdOf(digest), architecture);
-		skopeo(
-			"--preserve-digests",
-			"--src-authfile",
-			registry.authFile,
-			"--dest-authfile",
-			registry.authFile,
-			`docker://${registry.host}/alias/nix@${digest}`,
-			`docker://${registry.host}/alias/nix:${tag}`,
-		);
-		const served = registry.serves(`alias/nix:${tag}`);
-		if (served?.digest !== digest) throw new Error(`the registry does not serve ${tag}`);
-		const manifest = JSON.parse(served.manifest);
-		pushed[architecture] = {
-			tag,
-			digest: served.digest,
-			configDigest: manifest.config.digest,
-			size: served.manifest.length,
-		};
-	}
-}
+	recordPathIn(project.dir, kind, system);
+const seedAmi = (system: System) => seedAmiIn(scene, system);
+const seedContainer = (system: System) => seedContainerIn(scene, system);
+const seed = (parts?: { amis?: boolean; containers?: boolean }) => seedIn(scene, parts);
 
 function env(extra: Record<string, string | undefined> = {}) {
 	return {
@@ -287,7 +163,7 @@ beforeAll(async () => {
 	({ world, standIn } = await standInAccount());
 	world.repositories.set("nix", `${registry.host}/alias/nix`);
 	world.registryPassword = registry.password;
-	pushImages();
+	pushImages(scene);
 });
 afterAll(async () => {
 	await standIn?.stop();
@@ -503,6 +379,27 @@ describe("release", () => {
 		const retried = [...world.imageBuilderImages.values()].find((i) => i.retryTokens.length > 0);
 		expect(retried?.status).toBe("AVAILABLE");
 		expect(Object.keys(manifestOf().amis)).toEqual(Object.keys(amis));
+	}, 60_000);
+
+	test("a release whose checks fail after the distribution keeps the moving tags and release.json where they were", async () => {
+		const amis = seed();
+		// A build that boots otherwise than publish registers it: the copies inherit it.
+		const source = world.images.get(amis["aarch64-linux"] as string);
+		if (source) source.bootMode = "legacy-bios";
+		const run = await release(["--no-smoke-test", "--retry-for", "0s"]);
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toMatch(
+			/aarch64-linux\s+eu-west-1\s+✗ AMI ami-\w+ boot mode: expected uefi, is legacy-bios/,
+		);
+		expect(run.stderr).toContain("the moving tags and release.json stay where they were");
+		expect(run.stderr).toContain("users reading a parameter get the new AMIs");
+		expect(existsSync(releaseJson)).toBe(false);
+		expect(indexAt("latest")).toBeUndefined();
+		expect(indexAt(NIX_VERSION)).toBeUndefined();
+		// What the distribution did is done: the copies exist, each region's parameter names one.
+		expect([...world.imageBuilderImages.values()].every((i) => i.status === "AVAILABLE")).toBe(
+			true,
+		);
 	}, 60_000);
 
 	test("AMIs only, and containers only, release what there is", async () => {
@@ -972,14 +869,16 @@ describe("release, as unkind as AWS", () => {
 		const amis = seed({ amis: true });
 		const source = world.images.get(amis["x86_64-linux"] as string);
 		if (source) source.deprecationTime = "2027-03-01T00:00:00.000Z";
+		const arm = world.images.get(amis["aarch64-linux"] as string);
+		if (arm) arm.deprecationTime = new Date(Date.now() + 5 * 365 * 86_400_000).toISOString();
 		expect((await release(["--no-smoke-test"])).exitCode).toBe(0);
 		const copies = manifestOf().amis["x86_64-linux"].regions as Record<string, string>;
 		for (const copy of Object.values(copies)) {
 			expect(world.images.get(copy)?.deprecationTime).toBe("2027-03-01T00:00:00.000Z");
 		}
 		// A source deprecated later than AWS allows a public copy (or not at all): the copy's cap.
-		const arm = manifestOf().amis["aarch64-linux"].regions as Record<string, string>;
-		for (const copy of Object.values(arm)) {
+		const armCopies = manifestOf().amis["aarch64-linux"].regions as Record<string, string>;
+		for (const copy of Object.values(armCopies)) {
 			const image = world.images.get(copy);
 			const ahead =
 				Date.parse(image?.deprecationTime ?? "") - Date.parse(image?.creationDate ?? "");

@@ -3,7 +3,7 @@
  * with a failed snapshot to clean up), a whole `bun task release --make-room`
  * (a full public-AMI quota, a smoke test, a distribution that fails once) and
  * a `bun task prune` (an old release, a leftover snapshot, an unkept
- * container image) against the stand-in and a registry
+ * container image) and a `bun task verify --deep` against the stand-in and a registry
  * send every AWS call the code of each task can make, and each GitHub role
  * allows exactly what its task sends (and what those calls imply), no more:
  * the publish role, which the jobs that run the builds' code hold, can
@@ -143,11 +143,17 @@ test("each GitHub role grants exactly the AWS calls its task makes: publish, the
 		expect(pruned.stderr).not.toContain("✗");
 		expect(pruned.exitCode).toBe(0);
 		expect(pruned.stdout).toContain("snap-leftover");
-		const releaseCalls = new Set(standIn.calls);
+		const releaseCalls = new Set(standIn.calls.splice(0));
+		// verify, which the verify workflow runs with its own role: --deep reads the snapshot back.
+		const verified = await bunTask(["verify", "--deep"], { cwd: project.dir, env });
+		expect(verified.stderr).not.toContain("✗");
+		expect(verified.exitCode).toBe(0);
+		const verifyCalls = new Set(standIn.calls);
 
 		for (const [role, seen] of [
 			["PublishRole", publishCalls],
 			["ReleaseRole", releaseCalls],
+			["VerifyRole", verifyCalls],
 		] as const) {
 			const code = codeOperations(ROLE_TASKS[role]);
 			const granted = roleActions(role);

@@ -16,7 +16,13 @@ import {
 } from "../vocabulary.ts";
 import type { GitHubOidc } from "./oidc.ts";
 import { retentionStatements } from "./retention-statements.ts";
-import { acceptReadStackOutputs, pushToRepository, readStackOutputs } from "./statements.ts";
+import {
+	acceptReadAmiParameters,
+	acceptReadStackOutputs,
+	pushToRepository,
+	readAmiParameters,
+	readStackOutputs,
+} from "./statements.ts";
 
 export interface ReleaseRoleProps {
 	github: GitHubOidc;
@@ -48,6 +54,7 @@ export class ReleaseRole extends Role {
 			},
 		});
 		acceptReadStackOutputs(this);
+		acceptReadAmiParameters(this, props.distribution.parameterPath);
 		acceptWildcard(
 			this,
 			"*",
@@ -246,6 +253,8 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 			resources: [props.distribution.executionRole.roleArn],
 			conditions: { StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" } },
 		}),
+		// verify's checks, which release makes before it moves its pointers (tasks/verify/run.ts).
+		readAmiParameters(stack, props.distribution.parameterPath),
 		...retentionStatements(stack, props.repository.repositoryArn),
 		...pushToRepository(props.repository.repositoryArn),
 		readStackOutputs(stack),

@@ -10,7 +10,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import { AwsCalls } from "../sdk/calls.ts";
 import { PublishError } from "../sdk/errors.ts";
 import { DEFAULT_RETRY_POLICY, RetryBudget } from "../sdk/retry.ts";
-import { ensureImage, registration } from "./image.ts";
+import { ensureImage } from "./image.ts";
+import { registration } from "./registration.ts";
 
 const ec2Mock = mockClient(EC2Client);
 afterEach(() => ec2Mock.reset());

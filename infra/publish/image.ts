@@ -10,13 +10,13 @@ import {
 	EnableImageDeprecationCommand,
 	type Image,
 	RegisterImageCommand,
-	type RegisterImageCommandInput,
 } from "@aws-sdk/client-ec2";
 import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode, PublishError } from "../sdk/errors.ts";
 import { pollUntil } from "../sdk/poll.ts";
 import { awsTimeMs } from "../sdk/times.ts";
-import { HOME_REGION, SYSTEM_ARCHITECTURES, type System } from "../vocabulary.ts";
+import { HOME_REGION, type System } from "../vocabulary.ts";
+import { type Registration, registration } from "./registration.ts";
 
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -58,29 +58,7 @@ export interface RegisteredImage {
 	existed: boolean;
 	deprecateAt: string;
 	/** What RegisterImage was given (or found to have been given). */
-	registered: Omit<RegisterImageCommandInput, "TagSpecifications" | "Name" | "Description">;
-}
-
-/** What RegisterImage is given for a system, besides the name, description and tags. */
-export function registration(system: System, snapshotId: string): RegisteredImage["registered"] {
-	const architecture = SYSTEM_ARCHITECTURES[system].ec2;
-	return {
-		Architecture: architecture,
-		BootMode: "uefi",
-		EnaSupport: true,
-		SriovNetSupport: "simple",
-		ImdsSupport: "v2.0",
-		// NitroTPM: x86-64 Nitro instances have it; it needs UEFI, which the image boots with.
-		...(architecture === "x86_64" ? { TpmSupport: "v2.0" as const } : {}),
-		VirtualizationType: "hvm",
-		RootDeviceName: "/dev/xvda",
-		BlockDeviceMappings: [
-			{
-				DeviceName: "/dev/xvda",
-				Ebs: { SnapshotId: snapshotId, VolumeType: "gp3", DeleteOnTermination: true },
-			},
-		],
-	};
+	registered: Registration;
 }
 
 /** The AMI of this name in the account, found by its name: the key that makes RegisterImage idempotent. */

@@ -46,8 +46,12 @@ import {
 	type CheckpointSettings,
 	DEFAULT_CHECKPOINTS,
 } from "./checkpoint.ts";
-
-const GIB = 1024 ** 3;
+import {
+	imageContent,
+	type SnapshotContent,
+	snapshotContent,
+	volumeSizeGiB,
+} from "./snapshot-content.ts";
 
 /**
  * How long a pending snapshot that refuses blocks is watched for a completion
@@ -110,6 +114,12 @@ export interface SnapshotResult {
 	/** A completed snapshot of this build already existed: nothing was sent. */
 	reused: boolean;
 	progress: UploadProgress;
+	/**
+	 * What the completed snapshot holds (for ami.json): from the blocks this run
+	 * hashed while sending, or, when an earlier run sent them, from the image
+	 * (this build's snapshot is of this very image). Absent under --dry-run.
+	 */
+	content?: SnapshotContent;
 }
 
 type Status = "pending" | "completed" | "error" | "recoverable" | "recovering";
@@ -180,7 +190,7 @@ async function startSnapshot(request: SnapshotRequest): Promise<{ id: string; st
 	const started = await calls.write(
 		ebs,
 		new StartSnapshotCommand({
-			VolumeSize: Math.max(1, Math.ceil(sizeBytes / GIB)),
+			VolumeSize: volumeSizeGiB(sizeBytes),
 			Timeout: request.timeoutMinutes ?? 60,
 			ClientToken: clientToken,
 			Description: description,
@@ -284,24 +294,21 @@ async function putBlocks(
 
 /**
  * CompleteSnapshot with the count of blocks sent and the LINEAR aggregate
- * checksum (SHA-256 over the blocks' SHA-256s in index order), idempotent on
- * the snapshot id: a repeat after a lost answer finds it pending or completed.
+ * checksum (SHA-256 over the blocks' SHA-256s in index order: the content
+ * ami.json records), idempotent on the snapshot id: a repeat after a lost
+ * answer finds it pending or completed.
  */
 async function completeSnapshot(
 	request: SnapshotRequest,
 	snapshotId: string,
-	digests: Map<number, Buffer>,
+	content: SnapshotContent,
 ): Promise<void> {
 	const { calls, ebs } = request;
-	const aggregate = createHash("sha256");
-	for (const index of [...digests.keys()].sort((a, b) => a - b)) {
-		aggregate.update(digests.get(index) as Buffer);
-	}
 	remember(request, { ...request.state, completing: snapshotId });
 	const command = new CompleteSnapshotCommand({
 		SnapshotId: snapshotId,
-		ChangedBlocksCount: digests.size,
-		Checksum: aggregate.digest("base64"),
+		ChangedBlocksCount: content.changedBlocks,
+		Checksum: content.linearChecksum,
 		ChecksumAlgorithm: "SHA256",
 		ChecksumAggregationMethod: "LINEAR",
 	});
@@ -404,7 +411,8 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 	const completed = snapshots.find((s) => s.State === "completed");
 	if (completed?.SnapshotId) {
 		remember(request, {});
-		return { snapshotId: completed.SnapshotId, reused: true, progress };
+		const content = await imageContent(imageFd, completed.VolumeSize ?? volumeSizeGiB(sizeBytes));
+		return { snapshotId: completed.SnapshotId, reused: true, progress, content };
 	}
 	const pending = snapshots.find((s) => s.State === "pending");
 	const failed = snapshots.filter((s) => s.State === "error");
@@ -442,13 +450,16 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 		request.checkpoints ?? DEFAULT_CHECKPOINTS,
 	);
 	const unregister = request.onUploading?.(id, () => checkpoint.flush()) ?? (() => {});
+	const volumeSize = pending?.VolumeSize ?? volumeSizeGiB(sizeBytes);
+	let content: SnapshotContent | undefined;
 	try {
 		// Completed by a run that crashed before the answer: EBS takes no more blocks; wait for it.
 		let refused: Error | undefined;
 		if (request.state.completing !== id) {
 			try {
 				const digests = await putBlocks(request, id, startedAt, progress, checkpoint);
-				await completeSnapshot(request, id, digests);
+				content = snapshotContent(volumeSize, digests);
+				await completeSnapshot(request, id, content);
 			} catch (error) {
 				// A pending snapshot this run did not start may be completing already (sent by a
 				// run on another machine, which left no state here): it refuses blocks. Watched for
@@ -486,5 +497,7 @@ export async function ensureSnapshot(request: SnapshotRequest): Promise<Snapshot
 		unregister();
 	}
 	remember(request, {});
-	return { snapshotId: id, reused: false, progress };
+	// Completed by an earlier run (this one sent no blocks, or not all of them): hashed from the image.
+	content ??= await imageContent(imageFd, volumeSize);
+	return { snapshotId: id, reused: false, progress, content };
 }

@@ -33,7 +33,14 @@ export class AwsCalls {
 		readonly budget: RetryBudget,
 		readonly dryRun: boolean,
 		readonly log: (line: string) => void,
+		/** Waited for before each attempt (a region's request rate: Pace.turn). */
+		private readonly pace?: () => Promise<void>,
 	) {}
+
+	/** These calls, each attempt paced by `pace` (the same retry budget). */
+	paced(pace: () => Promise<void>): AwsCalls {
+		return new AwsCalls(this.budget, this.dryRun, this.log, pace);
+	}
 
 	/** A call that changes nothing: it runs under --dry-run too, since later calls depend on it. */
 	read<Output extends object>(
@@ -43,7 +50,10 @@ export class AwsCalls {
 	): Promise<Output> {
 		return this.budget.call(
 			operationOf(command),
-			(abortSignal) => client.send(command, { abortSignal }),
+			async (abortSignal) => {
+				await this.pace?.();
+				return client.send(command, { abortSignal });
+			},
 			options,
 		);
 	}

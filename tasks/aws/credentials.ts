@@ -17,7 +17,7 @@ export const WITHOUT_AWS_CREDENTIALS: Record<string, undefined> = {
 };
 
 const NO_CREDENTIALS =
-	"No AWS credentials were found: sign in (`aws sso login --profile <name>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or in GitHub Actions assume the stack's role for the task first with aws-actions/configure-aws-credentials (DeployRoleArn for deploy, PublishRoleArn for publish, ReleaseRoleArn for release).";
+	"No AWS credentials were found: sign in (`aws sso login --profile <name>` and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or in GitHub Actions assume the stack's role for the task first with aws-actions/configure-aws-credentials (DeployRoleArn for deploy, PublishRoleArn for publish, ReleaseRoleArn for release and prune, VerifyRoleArn for verify).";
 
 export default async function requireCredentials(): Promise<void> {
 	const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");

@@ -5,7 +5,7 @@
  */
 import { AwsCalls } from "../../infra/sdk/calls.ts";
 import { describeAwsRefusal, PublishError } from "../../infra/sdk/errors.ts";
-import { RetryBudget } from "../../infra/sdk/retry.ts";
+import { RetryBudget, type RetryPolicy } from "../../infra/sdk/retry.ts";
 import { readStackOutputs, type StackOutputs } from "../../infra/sdk/stack-outputs.ts";
 import { TaskError } from "../runner/errors.ts";
 import type { TaskContext } from "../runner/task.ts";
@@ -25,10 +25,11 @@ export interface AwsSession {
 export async function withAws<T>(
 	context: Pick<TaskContext, "dryRun" | "log">,
 	work: (clients: PublishClients, calls: AwsCalls) => Promise<T>,
+	policy?: RetryPolicy,
 ): Promise<T> {
 	const clients = publishClients();
 	try {
-		return await work(clients, new AwsCalls(new RetryBudget(), context.dryRun, context.log));
+		return await work(clients, new AwsCalls(new RetryBudget(policy), context.dryRun, context.log));
 	} catch (error) {
 		if (error instanceof PublishError) throw new TaskError(error.message);
 		const refusal = describeAwsRefusal(error);
@@ -43,9 +44,19 @@ export function withDeployedStack<T>(
 	context: Pick<TaskContext, "dryRun" | "log">,
 	stackName: string,
 	work: (session: AwsSession) => Promise<T>,
+	policy?: RetryPolicy,
 ): Promise<T> {
-	return withAws(context, async (clients, calls) => {
-		const stack = await readStackOutputs(calls, clients.cloudFormation, stackName, clients.region);
-		return work({ clients, calls, stack });
-	});
+	return withAws(
+		context,
+		async (clients, calls) => {
+			const stack = await readStackOutputs(
+				calls,
+				clients.cloudFormation,
+				stackName,
+				clients.region,
+			);
+			return work({ clients, calls, stack });
+		},
+		policy,
+	);
 }

@@ -79,6 +79,14 @@ export const publishOptions = {
 } as const;
 export type PublishOptions = OptionValues<typeof publishOptions>;
 
+/** verify's, and release's checks after the distribution (the same checks). */
+const retryForOption = {
+	type: "string",
+	doc: "How long failing checks of the release are looked at again before they count (EC2 and SSM are eventually consistent): seconds or minutes.",
+	placeholder: "duration",
+	default: "60s",
+} as const;
+
 export const releaseOptions = {
 	"smoke-test": {
 		type: "boolean",
@@ -101,8 +109,27 @@ export const releaseOptions = {
 		// The pipeline sets it from the repository variable RELEASE_MAKE_ROOM.
 		env: "NIX_IMAGES_MAKE_ROOM",
 	},
+	"retry-for": retryForOption,
 } as const;
 export type ReleaseOptions = OptionValues<typeof releaseOptions>;
+
+export const verifyOptions = {
+	release: {
+		type: "string",
+		doc: "The release.json to check (default outputs/main/release.json, the current release); an older one's SSM parameters and moving tags are reported as superseded.",
+		placeholder: "file",
+	},
+	deep: {
+		type: "boolean",
+		doc: "Also read each system's source snapshot back from EBS and compare its blocks and checksum with what publish recorded (and the local nixos.img, where it is here); billed per block.",
+	},
+	json: {
+		type: "boolean",
+		doc: "Print the results as JSON instead of the table.",
+	},
+	"retry-for": retryForOption,
+} as const;
+export type VerifyTaskOptions = OptionValues<typeof verifyOptions>;
 
 export const accountOptions = {
 	"request-public-ami-quota": {

@@ -12,6 +12,7 @@ import {
 	type SnapshotState,
 	type UploadProgress,
 } from "../../infra/publish/snapshot.ts";
+import type { SnapshotContent } from "../../infra/publish/snapshot-content.ts";
 import type { AwsCalls } from "../../infra/sdk/calls.ts";
 import { type StackOutputs, systemOutput } from "../../infra/sdk/stack-outputs.ts";
 import {
@@ -44,6 +45,8 @@ export interface AmiRecord {
 	imageId: string;
 	imageName: string;
 	snapshotId: string;
+	/** What the snapshot holds (its blocks with data, the LINEAR checksum): what `verify --deep` reads back. */
+	snapshotContent: SnapshotContent;
 	deprecateAt: string;
 	registered: object;
 }
@@ -202,6 +205,9 @@ export async function publishAmi(
 		deprecateDays: plan.deprecateDays,
 	});
 	if (dryRun) return undefined;
+	if (snapshot.content === undefined) {
+		throw new Error("ensureSnapshot gave no snapshot content outside --dry-run.");
+	}
 	log(
 		`AMI ${ami.imageId} (${name}) ${ami.existed ? "was already registered" : "registered"}, private, deprecated from ${ami.deprecateAt}.`,
 	);
@@ -215,6 +221,7 @@ export async function publishAmi(
 		imageId: ami.imageId,
 		imageName: name,
 		snapshotId: snapshot.snapshotId,
+		snapshotContent: snapshot.content,
 		deprecateAt: ami.deprecateAt,
 		registered: ami.registered,
 	};

@@ -7,6 +7,7 @@
  * the registry says, and to publish again. Only reads.
  */
 import { relative } from "node:path";
+import type { SnapshotContent } from "../../infra/publish/snapshot-content.ts";
 import { currentBuild } from "../../infra/release/current-build.ts";
 import { checkSourceImage, type Mismatch } from "../../infra/release/source-image.ts";
 import { repositoryUri } from "../../infra/sdk/ecr-public.ts";
@@ -22,6 +23,7 @@ import type { TaskContext } from "../runner/task.ts";
 import type { SkopeoFiles } from "../skopeo/auth.ts";
 import { servedConfig, servedDigest } from "../skopeo/cli.ts";
 import type { ReleaseManifest } from "./manifest.ts";
+import { isSnapshotContent } from "./manifest-check.ts";
 
 /** An AMI as release goes on with it: every field from EC2, none from the record alone. */
 export interface CheckedAmi {
@@ -33,6 +35,8 @@ export interface CheckedAmi {
 	snapshotId: string;
 	/** When publish registered it: the build's date. */
 	createdAt: string;
+	/** What publish recorded of the snapshot's content (carried into release.json for `verify --deep`, which checks it). */
+	snapshotContent?: SnapshotContent;
 }
 
 /** A container image as release goes on with it: what the stack's registry serves. */
@@ -77,6 +81,13 @@ export async function checkAmiRecords(
 			const system = record.system as System;
 			const path = publishOutput(root, "virtual-machine", system).result;
 			const derived: Mismatch[] = [];
+			if (record.snapshotContent !== undefined && !isSnapshotContent(record.snapshotContent)) {
+				derived.push({
+					field: "snapshotContent",
+					recorded: "(as recorded)",
+					actual: "not what publish records (block ranges, count, a SHA-256)",
+				});
+			}
 			if (buildIdOf(String(record.sha256 ?? "")) !== record.buildId) {
 				derived.push({
 					field: "buildId",
@@ -110,6 +121,7 @@ export async function checkAmiRecords(
 				imageName: image.name,
 				snapshotId: image.snapshotId,
 				createdAt: image.createdAt,
+				...(record.snapshotContent ? { snapshotContent: record.snapshotContent } : {}),
 			};
 		}),
 	);

@@ -4,6 +4,8 @@
  * writes (project/formats.ts): anything else is refused in one sentence that
  * names the fields, never their content, before any of it reaches a page.
  */
+import { BLOCK_SIZE } from "../../infra/publish/blocks.ts";
+import { decodeBlockRanges, type SnapshotContent } from "../../infra/publish/snapshot-content.ts";
 import { SYSTEM_ARCHITECTURES } from "../../infra/vocabulary.ts";
 import { type Format, matches } from "../project/formats.ts";
 import { TaskError } from "../runner/errors.ts";
@@ -27,6 +29,28 @@ class Problems {
 	field(object: Fields, key: string, format: Format, path: string, optional = false): void {
 		if (optional && object[key] === undefined) return;
 		this.need(matches(format, object[key]), `${path}.${key}`);
+	}
+}
+
+/**
+ * Whether `value` is a snapshot's content as publish records it (ami.json,
+ * then release.json): EBS's block size, a whole number of GiB, block ranges
+ * that parse and agree with the count, a base64 SHA-256.
+ */
+export function isSnapshotContent(value: unknown): value is SnapshotContent {
+	if (!isObject(value)) return false;
+	const { blockSize, volumeSize, blockIndexes, changedBlocks, linearChecksum } = value;
+	if (blockSize !== BLOCK_SIZE || !Number.isInteger(volumeSize) || (volumeSize as number) < 1) {
+		return false;
+	}
+	if (typeof blockIndexes !== "string" || typeof linearChecksum !== "string") return false;
+	if (!/^[A-Za-z0-9+/]{43}=$/.test(linearChecksum)) return false;
+	try {
+		const indexes = decodeBlockRanges(blockIndexes);
+		const blocks = ((volumeSize as number) * 1024 ** 3) / BLOCK_SIZE;
+		return indexes.length === changedBlocks && indexes.every((index) => index < blocks);
+	} catch {
+		return false;
 	}
 }
 
@@ -55,6 +79,10 @@ function checkSystem(
 		problems.field(source, "imageId", "amiId", `${path}.sourceImage`);
 		problems.field(source, "name", "amiName", `${path}.sourceImage`);
 	}
+	problems.need(
+		release.snapshotContent === undefined || isSnapshotContent(release.snapshotContent),
+		`${path}.snapshotContent`,
+	);
 	const copies = release.regions;
 	const entries = isObject(copies) ? Object.entries(copies) : [];
 	problems.need(

@@ -4,6 +4,7 @@
  * last, with the table a person reads.
  */
 import { createHash } from "node:crypto";
+import type { SnapshotContent } from "../../infra/publish/snapshot-content.ts";
 import type { CheckedAmi, CheckedContainer } from "./checks.ts";
 import type { ContainerIndex } from "./containers.ts";
 
@@ -20,6 +21,12 @@ export interface SystemRelease {
 	smokeTest: "passed" | "skipped";
 	/** region → AMI id */
 	regions: Record<string, string>;
+	/**
+	 * What publish recorded of the source snapshot's content (ami.json): the
+	 * blocks with data and their LINEAR checksum, which `verify --deep` reads
+	 * back. Absent in releases of versions before it.
+	 */
+	snapshotContent?: SnapshotContent;
 }
 
 export interface ReleaseManifest {

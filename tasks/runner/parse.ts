@@ -11,7 +11,11 @@ export type CompletionShell = (typeof SHELLS)[number];
 export const GLOBAL_FLAGS = {
 	help: { short: "h", doc: "Show a task's doc, options and dependencies; runs nothing." },
 	list: { doc: "List every task with its one-line doc." },
-	json: { doc: "With --list: print tasks, docs, options and dependencies as JSON." },
+	json: {
+		doc: "With --list: print tasks, docs, options and dependencies as JSON.",
+		// Means nothing to the runner after a task: a task may take it as its own (verify's report).
+		taskMayDeclare: true,
+	},
 	"dry-run": { doc: "Print each command exactly as it would run, and run none." },
 	completions: { doc: "Print a completion script for bash, zsh or fish." },
 	version: { doc: "Print the project's version and Bun's." },
@@ -141,6 +145,22 @@ function refuseTaskOptions(options: readonly RawOption[], taskOptions: Map<strin
 }
 
 /**
+ * Whether a runner flag's name is also an option of a task named (`--json`:
+ * the runner's with --list, verify's own after `verify`): then it is the task's.
+ */
+function taskFlag(name: string, tasks: readonly string[], catalog: Catalog): boolean {
+	return (
+		taskMayDeclare(name) && tasks.some((task) => Object.hasOwn(catalog[task]?.options ?? {}, name))
+	);
+}
+
+/** Whether a task may declare an option of this runner flag's name (only --json). */
+export function taskMayDeclare(name: string): boolean {
+	const flag = (GLOBAL_FLAGS as Record<string, { taskMayDeclare?: boolean }>)[name];
+	return flag?.taskMayDeclare === true;
+}
+
+/**
  * Reads `bun task` arguments: tasks, their options (typed and checked against
  * the tasks named), runner flags, and everything after `--`.
  */
@@ -158,7 +178,7 @@ export function parseCommandLine(argv: readonly string[], catalog: Catalog): Inv
 	for (const option of raw) {
 		if (option.name === "completions") {
 			completions = option.value ?? "";
-		} else if (option.name in GLOBAL_FLAGS) {
+		} else if (option.name in GLOBAL_FLAGS && !taskFlag(option.name, tasks, catalog)) {
 			if (option.value !== undefined) {
 				throw new UsageError(`${option.rawName} takes no value.`);
 			}

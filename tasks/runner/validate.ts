@@ -1,5 +1,5 @@
 import type { OptionSpec } from "./options.ts";
-import { GLOBAL_FLAGS } from "./parse.ts";
+import { GLOBAL_FLAGS, taskMayDeclare } from "./parse.ts";
 import { dependencyOrder } from "./plan.ts";
 import type { Catalog } from "./task.ts";
 
@@ -25,7 +25,11 @@ export function catalogProblems(catalog: Catalog): string[] {
 			problems.push((error as Error).message);
 		}
 		for (const [option, spec] of Object.entries(definition.options ?? {})) {
-			if (option in GLOBAL_FLAGS || option === "h" || option.startsWith("no-")) {
+			if (
+				(option in GLOBAL_FLAGS && !taskMayDeclare(option)) ||
+				option === "h" ||
+				option.startsWith("no-")
+			) {
 				problems.push(`Task "${name}" declares --${option}, which the runner reserves.`);
 			}
 			const earlier = types.get(option);

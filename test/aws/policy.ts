@@ -16,6 +16,8 @@ export const ROLE_TASKS = {
 	PublishRole: ["tasks/publish.ts"],
 	// The release job also prunes (after a successful release): never the publish role's.
 	ReleaseRole: ["tasks/release.ts", "tasks/prune.ts"],
+	// The verify workflow's, which reads only.
+	VerifyRole: ["tasks/verify.ts"],
 } as const;
 export type GitHubRole = keyof typeof ROLE_TASKS | "DeployRole";
 

@@ -3,7 +3,7 @@
  * makes, with the checks AWS does that matter here (checksums, block counts,
  * unique AMI names, states that move from pending to done over a few polls).
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { ec2Reply, filters, listParam, tagSet, tagsOf } from "./ec2-protocol.ts";
 import { AwsError, type Service, type StandInRequest, xmlEscape } from "./stand-in.ts";
 import {
@@ -51,6 +51,28 @@ function visibleSnapshot(world: World, id: string): SnapshotRecord {
 	return snapshot;
 }
 
+/** A snapshot the EBS direct APIs read from: only completed ones (EBS user guide, EBS direct APIs FAQ). */
+function completedSnapshot(world: World, id: string): SnapshotRecord {
+	const snapshot = visibleSnapshot(world, id);
+	if (snapshot.state !== "completed") {
+		throw new AwsError("ValidationException", `The snapshot '${id}' is not completed.`);
+	}
+	return snapshot;
+}
+
+/** The most blocks a ListSnapshotBlocks page holds here, whatever MaxResults says (AWS may answer fewer). */
+const BLOCKS_PER_PAGE = 100;
+
+/** A page token: where the next page starts, opaque to the client as AWS's are. */
+const pageToken = (index: number) => Buffer.from(`next:${index}`).toString("base64");
+
+function pageStart(token: string): number {
+	const [, index] = /^next:(\d+)$/.exec(Buffer.from(token, "base64").toString()) ?? [];
+	if (index === undefined)
+		throw new AwsError("ValidationException", "The pagination token is not valid.");
+	return Number(index);
+}
+
 /** Whether an AMI was registered so recently that DescribeImages does not show it yet. */
 function imageInvisible(world: World, image: ImageRecord): boolean {
 	return (
@@ -60,6 +82,10 @@ function imageInvisible(world: World, image: ImageRecord): boolean {
 }
 
 export function ebsService(world: World): Service {
+	// Block tokens are the stand-in's own signature of snapshot and index: a made-up or another block's is refused.
+	const tokenKey = randomBytes(16);
+	const blockToken = (id: string, index: number) =>
+		createHmac("sha256", tokenKey).update(`${id}/${index}`).digest("base64");
 	return {
 		protocol: "rest-json",
 		operation: ({ method, path }) => {
@@ -67,6 +93,10 @@ export function ebsService(world: World): Service {
 			if (method === "PUT" && /^\/snapshots\/[^/]+\/blocks\/\d+$/.test(path))
 				return "PutSnapshotBlock";
 			if (method === "POST" && path.startsWith("/snapshots/completion/")) return "CompleteSnapshot";
+			if (method === "GET" && /^\/snapshots\/[^/]+\/blocks$/.test(path))
+				return "ListSnapshotBlocks";
+			if (method === "GET" && /^\/snapshots\/[^/]+\/blocks\/\d+$/.test(path))
+				return "GetSnapshotBlock";
 			return `${method} ${path}`;
 		},
 		handlers: {
@@ -177,6 +207,58 @@ export function ebsService(world: World): Service {
 				snapshot.pollsUntilCompleted = 1;
 				return { status: 202, body: { Status: "pending" } };
 			},
+			ListSnapshotBlocks: ({ path, query }) => {
+				const id = path.split("/")[2] ?? "";
+				const snapshot = completedSnapshot(world, id);
+				const maxResults = query.get("maxResults");
+				// Below 100, AWS answers 100 anyway (EBS direct APIs FAQ); above 10,000 it refuses.
+				if (maxResults !== null && !(/^\d+$/.test(maxResults) && Number(maxResults) <= 10_000)) {
+					throw new AwsError("ValidationException", "MaxResults must be at most 10000.");
+				}
+				const token = query.get("pageToken");
+				// A page token wins over StartingBlockIndex (API reference).
+				const start =
+					token !== null ? pageStart(token) : Number(query.get("startingBlockIndex") ?? 0);
+				const indexes = [...snapshot.blocks.keys()].filter((i) => i >= start).sort((a, b) => a - b);
+				// As unkind as AWS, which may answer fewer blocks than asked, or none: the first page of a
+				// listing holds no block, only the token of the next.
+				const page = token === null ? [] : indexes.slice(0, BLOCKS_PER_PAGE);
+				const next = indexes[page.length];
+				return {
+					body: {
+						Blocks: page.map((index) => ({ BlockIndex: index, BlockToken: blockToken(id, index) })),
+						// The tokens do not expire here; AWS's do, and says when.
+						ExpiryTime: Date.now() / 1000 + 3600,
+						VolumeSize: snapshot.volumeSize,
+						BlockSize: BLOCK_SIZE,
+						...(next === undefined ? {} : { NextToken: pageToken(next) }),
+					},
+				};
+			},
+			GetSnapshotBlock: ({ path, query }) => {
+				const [, , id = "", , index = ""] = path.split("/");
+				const snapshot = completedSnapshot(world, id);
+				const blockIndex = Number(index);
+				const block = snapshot.blocks.get(blockIndex);
+				if (block === undefined || query.get("blockToken") !== blockToken(id, blockIndex)) {
+					throw new AwsError("ValidationException", "The block token is not valid.");
+				}
+				if (!world.keepBlocks) {
+					throw new AwsError(
+						"InvalidAction",
+						`the stand-in kept only the SHA-256s of the blocks of ${id} (World.keepBlocks is false), not their data`,
+					);
+				}
+				// The checksum of what it holds now: a block changed after completion still matches its own.
+				return {
+					headers: {
+						"x-amz-Data-Length": String(block.length),
+						"x-amz-Checksum": createHash("sha256").update(block).digest("base64"),
+						"x-amz-Checksum-Algorithm": "SHA256",
+					},
+					body: block,
+				};
+			},
 		},
 	};
 }
@@ -198,7 +280,7 @@ function describeImage(world: World, image: ImageRecord): string {
 				`<item><deviceName>${d.deviceName}</deviceName><ebs><snapshotId>${d.snapshotId ?? ""}</snapshotId><volumeType>${d.volumeType ?? ""}</volumeType><deleteOnTermination>${d.deleteOnTermination ?? false}</deleteOnTermination></ebs></item>`,
 		)
 		.join("");
-	return `<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name><imageState>${image.state}</imageState><creationDate>${awsTime(world, image.creationDate)}</creationDate>${image.deprecationTime ? `<deprecationTime>${awsTime(world, image.deprecationTime)}</deprecationTime>` : ""}<architecture>${image.architecture}</architecture>${image.bootMode ? `<bootMode>${image.bootMode}</bootMode>` : ""}${image.tpmSupport ? `<tpmSupport>${image.tpmSupport}</tpmSupport>` : ""}${image.imdsSupport ? `<imdsSupport>${image.imdsSupport}</imdsSupport>` : ""}<enaSupport>${image.enaSupport ?? false}</enaSupport><isPublic>${image.public}</isPublic>${image.sourceImageId ? `<sourceImageId>${image.sourceImageId}</sourceImageId><sourceImageRegion>${image.sourceImageRegion ?? ""}</sourceImageRegion>` : ""}<imageOwnerId>${image.owner ?? ACCOUNT}</imageOwnerId><rootDeviceName>${image.rootDeviceName}</rootDeviceName><blockDeviceMapping>${devices}</blockDeviceMapping>${tagSet(image.tags)}</item>`;
+	return `<item><imageId>${image.id}</imageId><name>${xmlEscape(image.name)}</name><imageState>${image.state}</imageState><creationDate>${awsTime(world, image.creationDate)}</creationDate>${image.deprecationTime ? `<deprecationTime>${awsTime(world, image.deprecationTime)}</deprecationTime>` : ""}<architecture>${image.architecture}</architecture>${image.bootMode ? `<bootMode>${image.bootMode}</bootMode>` : ""}${image.tpmSupport ? `<tpmSupport>${image.tpmSupport}</tpmSupport>` : ""}${image.imdsSupport ? `<imdsSupport>${image.imdsSupport}</imdsSupport>` : ""}<enaSupport>${image.enaSupport ?? false}</enaSupport>${image.sriovNetSupport ? `<sriovNetSupport>${image.sriovNetSupport}</sriovNetSupport>` : ""}<isPublic>${image.public}</isPublic>${image.sourceImageId ? `<sourceImageId>${image.sourceImageId}</sourceImageId><sourceImageRegion>${image.sourceImageRegion ?? ""}</sourceImageRegion>` : ""}<imageOwnerId>${image.owner ?? ACCOUNT}</imageOwnerId><rootDeviceName>${image.rootDeviceName}</rootDeviceName><blockDeviceMapping>${devices}</blockDeviceMapping>${tagSet(image.tags)}</item>`;
 }
 
 export function ec2Service(world: World): Service {
@@ -229,6 +311,7 @@ export function ec2Service(world: World): Service {
 				const found = [...world.snapshots.values()].filter(
 					(s) =>
 						(ids.length === 0 || ids.includes(s.id)) &&
+						(!wanted.has("snapshot-id") || wanted.get("snapshot-id")?.includes(s.id)) &&
 						here(s) &&
 						matchesTags(s.tags, wanted) &&
 						!invisible(world, s),
@@ -320,6 +403,7 @@ export function ec2Service(world: World): Service {
 					(i) =>
 						(ids.length === 0 || ids.includes(i.id)) &&
 						(owners.length === 0 || owners.includes(i.owner ?? ACCOUNT)) &&
+						(!wanted.has("image-id") || wanted.get("image-id")?.includes(i.id)) &&
 						here(i) &&
 						!imageInvisible(world, i) &&
 						(!wanted.has("is-public") || wanted.get("is-public")?.includes(String(i.public))) &&

@@ -42,8 +42,8 @@ export interface StandInRequest {
 export interface StandInResponse {
 	status?: number;
 	headers?: Record<string, string>;
-	/** A string (XML, JSON) or an object sent as JSON. */
-	body?: string | object;
+	/** A string (XML, JSON), bytes (a Buffer: EBS's GetSnapshotBlock), or an object sent as JSON. */
+	body?: string | Buffer | object;
 }
 
 export type Handler = (request: StandInRequest) => StandInResponse | Promise<StandInResponse>;
@@ -122,11 +122,14 @@ function send(response: ServerResponse, reply: StandInResponse): void {
 	const body =
 		reply.body === undefined
 			? ""
-			: typeof reply.body === "string"
+			: typeof reply.body === "string" || Buffer.isBuffer(reply.body)
 				? reply.body
 				: JSON.stringify(reply.body);
-	const type =
-		typeof reply.body === "string" && reply.body.startsWith("<") ? "text/xml" : "application/json";
+	const type = Buffer.isBuffer(reply.body)
+		? "application/octet-stream"
+		: typeof reply.body === "string" && reply.body.startsWith("<")
+			? "text/xml"
+			: "application/json";
 	response.writeHead(reply.status ?? 200, {
 		"content-type": type,
 		"x-amzn-requestid": requestId(),
@@ -150,6 +153,12 @@ export interface StandIn {
 	calls: string[];
 	faults: Fault[];
 	hooks: Map<string, Hook>;
+	/** Every request's region, in order, beside `calls` (for counting requests per region). */
+	regions: string[];
+	/** Regions that do not answer: every request signed for one gets a 503, as an outage answers. */
+	unreachableRegions: Set<string>;
+	/** Milliseconds every answer is held back (a benchmark's network latency). */
+	latency: { ms: number };
 	/** Resolves when the `n`th request of an operation has arrived (counting from 1). */
 	arrival: (operation: string, n?: number) => Promise<void>;
 	stop: () => Promise<void>;
@@ -157,6 +166,9 @@ export interface StandIn {
 
 export async function startStandIn(services: Record<string, Service>): Promise<StandIn> {
 	const calls: string[] = [];
+	const regions: string[] = [];
+	const unreachableRegions = new Set<string>();
+	const latency = { ms: 0 };
 	const faults: Fault[] = [];
 	const hooks = new Map<string, Hook>();
 	const sockets = new Set<Socket>();
@@ -206,6 +218,17 @@ export async function startStandIn(services: Record<string, Service>): Promise<S
 		const operation = service.operation(partial);
 		const request: StandInRequest = { ...partial, operation };
 		calls.push(`${serviceName}:${operation}`);
+		regions.push(region);
+		if (latency.ms > 0) await Bun.sleep(latency.ms);
+		if (unreachableRegions.has(region)) {
+			const outage = new AwsError(
+				service.protocol === "ec2" ? "Unavailable" : "ServiceUnavailableException",
+				`The service is unavailable in ${region}.`,
+				503,
+			);
+			send(response, errorResponse(service.protocol, outage));
+			return;
+		}
 		for (const wait of waiting.filter(
 			(w) => w.operation === operation && count(operation) >= w.n,
 		)) {
@@ -289,6 +312,9 @@ export async function startStandIn(services: Record<string, Service>): Promise<S
 			AWS_EC2_METADATA_DISABLED: "true",
 		},
 		calls,
+		regions,
+		unreachableRegions,
+		latency,
 		faults,
 		hooks,
 		arrival: (operation, n = 1) =>

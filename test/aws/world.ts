@@ -12,6 +12,7 @@ export const ACCOUNT = "123456789012";
 const SYSTEMS = Object.keys(SYSTEM_ARCHITECTURES);
 
 import { BLOCK_SIZE } from "../../infra/publish/blocks.ts";
+import { encodeBlockRanges, type SnapshotContent } from "../../infra/publish/snapshot-content.ts";
 
 export { BLOCK_SIZE };
 
@@ -287,6 +288,17 @@ export function linearChecksum(blocks: Map<number, Buffer>, keptBlocks = true): 
 		aggregate.update(keptBlocks ? createHash("sha256").update(block).digest() : block);
 	}
 	return aggregate.digest("base64");
+}
+
+/** What a snapshot holds as ami.json records it (SnapshotContent), from what the stand-in keeps of it. */
+export function contentOf(snapshot: SnapshotRecord, keptBlocks = true): SnapshotContent {
+	return {
+		blockSize: BLOCK_SIZE,
+		volumeSize: snapshot.volumeSize,
+		blockIndexes: encodeBlockRanges([...snapshot.blocks.keys()]),
+		changedBlocks: snapshot.blocks.size,
+		linearChecksum: linearChecksum(snapshot.blocks, keptBlocks),
+	};
 }
 
 /** A snapshot an earlier run left behind in `state`, as a test sets the scene. */

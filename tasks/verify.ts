@@ -1,0 +1,109 @@
+/**
+ * `verify`: a release checked where users get it (tasks/verify/run.ts) — in
+ * every region at once, the container in its registry, with `--deep` the
+ * source snapshots' bytes — against what release.json says. A table on
+ * stdout (or JSON with --json) and in the GitHub step summary; exit 0 only
+ * when every check holds, 1 on a mismatch, 2 on usage errors, 3 when
+ * something could not be checked. Reads only, here and in AWS.
+ */
+import { existsSync, realpathSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { withDeployedStack } from "./aws/session.ts";
+import { cdkContext, stackSettings } from "./cdk/context.ts";
+import { durationOption } from "./project/durations.ts";
+import { readJson } from "./project/files.ts";
+import type { VerifyTaskOptions } from "./project/options.ts";
+import { releaseOutput } from "./project/outputs.ts";
+import { currentManifest } from "./release/current.ts";
+import type { ReleaseManifest } from "./release/manifest.ts";
+import { checkManifest } from "./release/manifest-check.ts";
+import { TaskError, UsageError } from "./runner/errors.ts";
+import { appendStepSummary } from "./runner/github.ts";
+import type { TaskContext } from "./runner/task.ts";
+import { checkSnapshotContents } from "./verify/deep.ts";
+import {
+	exitCodeOf,
+	reportJson,
+	reportMarkdown,
+	reportTable,
+	type VerifyReport,
+	verdictSentence,
+} from "./verify/report.ts";
+import { MAX_RETRY_FOR_MS, VERIFY_RETRY_POLICY, verifyRelease } from "./verify/run.ts";
+
+/** The release.json to check: --release FILE, else the current one. */
+function releaseToCheck(
+	root: string,
+	given: string | undefined,
+): { path: string; manifest: ReleaseManifest } {
+	const path = given === undefined ? releaseOutput(root).json : resolve(given);
+	const shown = relative(root, path) || path;
+	if (!existsSync(path)) {
+		throw new UsageError(
+			given === undefined
+				? `There is no ${shown} to verify: release first, or name one with --release FILE (the pipeline publishes the current one beside the release page as release.json).`
+				: `--release names ${given}, which does not exist; name a release.json that release wrote.`,
+		);
+	}
+	try {
+		return { path, manifest: checkManifest(readJson(path), shown) };
+	} catch (error) {
+		// A file that is no release is a mistake in what verify was given: exit 2, as usage errors.
+		if (error instanceof TaskError) throw new UsageError(error.message);
+		throw error;
+	}
+}
+
+/** The current release's version when `checked` is an older one (the current is outputs/main/release.json). */
+function supersededBy(root: string, path: string, checked: ReleaseManifest): string | undefined {
+	const currentPath = releaseOutput(root).json;
+	if (!existsSync(currentPath) || realpathSync(currentPath) === realpathSync(path))
+		return undefined;
+	const current = currentManifest(root);
+	return current && current.releaseId !== checked.releaseId ? current.version : undefined;
+}
+
+export default async function verify(context: TaskContext<VerifyTaskOptions>) {
+	const { root, options } = context;
+	const retryForMs = durationOption(options["retry-for"], "retry-for", MAX_RETRY_FOR_MS, 0);
+	const { path, manifest } = releaseToCheck(root, options.release);
+	const { stackName } = stackSettings(cdkContext(root));
+	if (manifest.stack !== stackName) {
+		throw new UsageError(
+			`${relative(root, path) || path} is a release of the stack ${manifest.stack}, and this checkout's stackName is ${stackName}; verify it with \`--context stackName=${manifest.stack}\`, or name a release of ${stackName}.`,
+		);
+	}
+	let report: VerifyReport;
+	try {
+		report = await withDeployedStack(
+			context,
+			stackName,
+			async (session) => {
+				const checked = await verifyRelease(context, session, manifest, {
+					supersededBy: supersededBy(root, path, manifest),
+					movingTags: true,
+					retryForMs,
+				});
+				if (!options.deep) return checked.report;
+				const deep = await checkSnapshotContents(
+					context,
+					session,
+					manifest,
+					checked.sourceSnapshots,
+				);
+				return { ...checked.report, deep };
+			},
+			VERIFY_RETRY_POLICY,
+		);
+	} catch (error) {
+		// Nothing could be checked (no stack, AWS not answering): that is exit 3, not a mismatch.
+		if (error instanceof TaskError && error.exitCode === 1) throw new TaskError(error.message, 3);
+		throw error;
+	}
+	process.stdout.write(
+		options.json ? `${JSON.stringify(reportJson(report), null, 2)}\n` : `${reportTable(report)}\n`,
+	);
+	appendStepSummary(reportMarkdown(report));
+	const code = exitCodeOf(report);
+	if (code !== 0) throw new TaskError(verdictSentence(report), code);
+}

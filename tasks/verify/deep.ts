@@ -1,0 +1,104 @@
+/**
+ * `verify --deep`: each system's source snapshot read back from EBS (not
+ * its regional copies: one read proves the bytes the copies were made
+ * from), compared with what publish recorded of it (release.json's
+ * snapshotContent: the blocks with data and the LINEAR aggregate checksum)
+ * and, where this machine has it, with the built nixos.img itself. Reads
+ * only; GetSnapshotBlock is billed per block (see snapshot-read-back.ts).
+ */
+import { existsSync } from "node:fs";
+import { localSnapshotContent } from "../../infra/publish/snapshot-content.ts";
+import { compare, type Finding } from "../../infra/verify/findings.ts";
+import { uncheckedReason } from "../../infra/verify/region.ts";
+import { readSnapshotContent } from "../../infra/verify/snapshot-read-back.ts";
+import type { AwsSession } from "../aws/session.ts";
+import { imageOutput } from "../project/outputs.ts";
+import type { ReleaseManifest } from "../release/manifest.ts";
+import { createProgress } from "../runner/progress.ts";
+import type { TaskContext } from "../runner/task.ts";
+
+export interface DeepResult {
+	system: string;
+	findings: Finding[];
+	unchecked?: string;
+	/** Blocks read back. */
+	blocks: number;
+	/** Whether the local nixos.img was compared too. */
+	local: boolean;
+}
+
+/** The built disk image of `system` on this machine, if it is here. */
+function localImage(root: string, system: string): string | undefined {
+	const file = imageOutput(root, "virtual-machine", system).files.find((entry) =>
+		entry.path.endsWith("/nixos.img"),
+	);
+	return file && existsSync(file.path) ? file.path : undefined;
+}
+
+/** Each system's source snapshot (`snapshots`: system → its id, as EC2 describes the source AMI). */
+export async function checkSnapshotContents(
+	context: TaskContext,
+	session: AwsSession,
+	manifest: ReleaseManifest,
+	snapshots: ReadonlyMap<string, string>,
+): Promise<DeepResult[]> {
+	const results: DeepResult[] = [];
+	// One system after the other: each read already keeps EBS busy with its own concurrency.
+	for (const [system, release] of Object.entries(manifest.amis)) {
+		const result: DeepResult = { system, findings: [], blocks: 0, local: false };
+		results.push(result);
+		const recorded = release.snapshotContent;
+		const snapshotId = snapshots.get(system);
+		if (recorded === undefined) {
+			result.unchecked = `release.json records no snapshot content for ${system} (published by an older version): publish and release it again to check its bytes`;
+			continue;
+		}
+		if (snapshotId === undefined) {
+			result.unchecked = `the source AMI ${release.sourceImage.imageId} has no root snapshot to read (see its row)`;
+			continue;
+		}
+		const base = { system, subject: `snapshot ${snapshotId} read back` };
+		const progress = createProgress({ prefix: `${system}: reading ${snapshotId} back: ` });
+		try {
+			const read = await readSnapshotContent(session.calls, session.clients.ebs, snapshotId, {
+				onBlock: (done, total) => progress.update(`${done} of ${total} blocks`),
+			});
+			progress.done();
+			result.blocks = read.changedBlocks;
+			for (const block of read.badBlocks) {
+				result.findings.push({
+					...base,
+					field: `block ${block}`,
+					expected: "data matching its checksum",
+					actual: "data that does not",
+				});
+			}
+			compare(result.findings, base, "blocks with data", recorded.blockIndexes, read.blockIndexes);
+			compare(
+				result.findings,
+				base,
+				"LINEAR checksum",
+				recorded.linearChecksum,
+				read.linearChecksum,
+			);
+			const image = localImage(context.root, system);
+			if (image !== undefined) {
+				result.local = true;
+				const built = await localSnapshotContent(image, read.volumeSize);
+				const local = { system, subject: `snapshot ${snapshotId} against the local nixos.img` };
+				compare(result.findings, local, "blocks with data", built.blockIndexes, read.blockIndexes);
+				compare(
+					result.findings,
+					local,
+					"LINEAR checksum",
+					built.linearChecksum,
+					read.linearChecksum,
+				);
+			}
+		} catch (error) {
+			progress.done();
+			result.unchecked = uncheckedReason(error);
+		}
+	}
+	return results;
+}

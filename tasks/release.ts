@@ -38,7 +38,13 @@ import { TaskError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
 import { registryFiles } from "./skopeo/auth.ts";
-import { exitCodeOf, reportMarkdown, reportTable, verdictSentence } from "./verify/report.ts";
+import {
+	exitCodeOf,
+	type RegionOutcome,
+	reportMarkdown,
+	reportTable,
+	verdictSentence,
+} from "./verify/report.ts";
 import { MAX_RETRY_FOR_MS, verifyRelease } from "./verify/run.ts";
 
 /** When this release was first made: kept from release.json when it is this release's, so a re-run changes nothing. */
@@ -213,12 +219,21 @@ async function requireReleaseHolds(
 	}
 	process.stderr.write(`${reportTable(report)}\n`);
 	appendStepSummary(reportMarkdown(report));
-	const failing = report.regions
-		.filter((region) => region.findings.length > 0 || region.unchecked)
+	const parameterFindings = (region: RegionOutcome) =>
+		region.findings.some((finding) => finding.subject.startsWith("SSM parameter"));
+	const elsewhere = report.regions.filter(parameterFindings).map((region) => region.region);
+	const unknown = report.regions
+		.filter((region) => region.unchecked)
 		.map((region) => region.region);
-	const held = failing.length > 0 ? failing.join(", ") : "no region (the container differs)";
+	const parameters = [
+		"readers of the SSM parameters get the new AMIs in every region",
+		elsewhere.length > 0 && `but ${elsewhere.join(", ")} (the table's values there)`,
+		unknown.length > 0 && `and what they get in ${unknown.join(", ")} is unknown (no answer)`,
+	]
+		.filter(Boolean)
+		.join(" ");
 	throw new TaskError(
-		`${verdictSentence(report)}. The distribution has already made the copies ${draft.publicAmis ? "public" : "available"} and pointed the SSM parameters at them, so users reading a parameter get the new AMIs where the table shows no SSM finding (and the table's value where it does: ${held}); the moving tags and release.json stay where they were, so pulls of the moving tags and readers of release.json still get the previous release. Fix what the table shows, then run release again`,
+		`${verdictSentence(report, false)}; the distribution has already made the copies ${draft.publicAmis ? "public" : "available"} and pointed the SSM parameters at them, so ${parameters}, while the moving tags and release.json stay where they were (pulls of them get the previous release): fix what the table shows, then run release again`,
 		code,
 	);
 }

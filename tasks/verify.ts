@@ -8,7 +8,9 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { withDeployedStack } from "./aws/session.ts";
+import { parametersUnder } from "../infra/verify/parameters.ts";
+import { HOME_REGION } from "../infra/vocabulary.ts";
+import { type AwsSession, withDeployedStack } from "./aws/session.ts";
 import { cdkContext, stackSettings } from "./cdk/context.ts";
 import { durationOption } from "./project/durations.ts";
 import { readJson } from "./project/files.ts";
@@ -54,13 +56,42 @@ function releaseToCheck(
 	}
 }
 
-/** The current release's version when `checked` is an older one (the current is outputs/main/release.json). */
-function supersededBy(root: string, path: string, checked: ReleaseManifest): string | undefined {
+/**
+ * Whether `checked` is the release users get now, and if not, which one is:
+ * the current release is outputs/main/release.json (the pipeline downloads
+ * the published one there). A --release FILE on a machine without it is
+ * current when the stack's SSM parameters in the home region name its
+ * copies there (AWS says which release users get), else superseded.
+ */
+async function supersededBy(
+	root: string,
+	path: string,
+	checked: ReleaseManifest,
+	session: AwsSession,
+): Promise<string | undefined> {
 	const currentPath = releaseOutput(root).json;
-	if (!existsSync(currentPath) || realpathSync(currentPath) === realpathSync(path))
-		return undefined;
-	const current = currentManifest(root);
-	return current && current.releaseId !== checked.releaseId ? current.version : undefined;
+	if (existsSync(currentPath)) {
+		if (realpathSync(currentPath) === realpathSync(path)) return undefined;
+		const current = currentManifest(root);
+		if (current) {
+			return current.releaseId === checked.releaseId
+				? undefined
+				: `the current release ${current.version}`;
+		}
+	}
+	const systems = Object.values(checked.amis);
+	if (systems.length === 0) return undefined;
+	const parameters = await parametersUnder(
+		session.calls,
+		session.clients.ssmIn(HOME_REGION),
+		`/nix-images/${checked.stack}`,
+	);
+	const named = systems.some(
+		(release) => parameters.get(release.ssmParameter)?.value === release.regions[HOME_REGION],
+	);
+	return named
+		? undefined
+		: `the release the stack's SSM parameters name now (${relative(root, currentPath)} is not here)`;
 }
 
 export default async function verify(context: TaskContext<VerifyTaskOptions>) {
@@ -70,7 +101,7 @@ export default async function verify(context: TaskContext<VerifyTaskOptions>) {
 	const { stackName } = stackSettings(cdkContext(root));
 	if (manifest.stack !== stackName) {
 		throw new UsageError(
-			`${relative(root, path) || path} is a release of the stack ${manifest.stack}, and this checkout's stackName is ${stackName}; verify it with \`--context stackName=${manifest.stack}\`, or name a release of ${stackName}.`,
+			`${relative(root, path) || path} is a release of the stack ${manifest.stack}, and this checkout's stackName is ${stackName}; set stackName to ${manifest.stack} in cdk.json's "context" to verify it, or name a release of ${stackName}.`,
 		);
 	}
 	let report: VerifyReport;
@@ -79,8 +110,9 @@ export default async function verify(context: TaskContext<VerifyTaskOptions>) {
 			context,
 			stackName,
 			async (session) => {
+				const newer = await supersededBy(root, path, manifest, session);
 				const checked = await verifyRelease(context, session, manifest, {
-					supersededBy: supersededBy(root, path, manifest),
+					...(newer ? { supersededBy: newer } : {}),
 					movingTags: true,
 					retryForMs,
 				});

@@ -19,7 +19,7 @@ import {
 import { join } from "node:path";
 import { bootMarker } from "../tasks/project/boot-marker.ts";
 import { buildIdOf, containerTag } from "../tasks/project/names.ts";
-import { putParameter } from "./aws/ssm.ts";
+import { parametersIn, putParameter } from "./aws/ssm.ts";
 import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
@@ -110,6 +110,26 @@ function spawnRelease(args: string[] = [], extra: Record<string, string | undefi
 
 const manifestOf = () => JSON.parse(readFileSync(releaseJson, "utf8"));
 const indexAt = (tag: string) => registry.serves(`alias/nix:${tag}`);
+
+/** Points `tag` at `digest` in the registry, as an earlier release did. */
+function retag(digest: string, tag: string) {
+	const copy = Bun.spawnSync(
+		[
+			"skopeo",
+			"copy",
+			"--all",
+			"--preserve-digests",
+			"--src-authfile",
+			registry.authFile,
+			"--dest-authfile",
+			registry.authFile,
+			`docker://${registry.host}/alias/nix@${digest}`,
+			`docker://${registry.host}/alias/nix:${tag}`,
+		],
+		{ env: { ...process.env, ...registry.env }, stderr: "pipe" },
+	);
+	if (copy.exitCode !== 0) throw new Error(copy.stderr.toString());
+}
 
 /** Exactly one distribution per system, every smoke-test instance terminated (at most one each), and the release complete. */
 function expectOneReleaseOfEach(amis: Record<string, string>) {
@@ -383,6 +403,32 @@ describe("release", () => {
 
 	test("a release whose checks fail after the distribution keeps the moving tags and release.json where they were", async () => {
 		const amis = seed();
+		// What users got before: an earlier release (of the amd64 image alone) and its moving tags.
+		const amd64 = pushed.amd64 as (typeof pushed)[string];
+		writeRecord(releaseJson, {
+			version: `${NIX_VERSION}-aaaaaaaaaaaa`,
+			releaseId: "aaaaaaaaaaaa",
+			releasedAt: "2026-11-01T00:00:00.000Z",
+			stack: "Production",
+			publicAmis: true,
+			amis: {},
+			containers: {
+				repository: `${registry.host}/alias/nix`,
+				nixVersion: NIX_VERSION,
+				indexDigest: amd64.digest,
+				tags: { release: amd64.tag, moving: [NIX_VERSION, "latest"] },
+				images: {
+					amd64: {
+						system: "x86_64-linux",
+						buildId: buildIdOf(amd64.digest),
+						tag: amd64.tag,
+						digest: amd64.digest,
+					},
+				},
+			},
+		});
+		const before = readFileSync(releaseJson, "utf8");
+		for (const tag of [NIX_VERSION, "latest"]) retag(amd64.digest, tag);
 		// A build that boots otherwise than publish registers it: the copies inherit it.
 		const source = world.images.get(amis["aarch64-linux"] as string);
 		if (source) source.bootMode = "legacy-bios";
@@ -392,14 +438,20 @@ describe("release", () => {
 			/aarch64-linux\s+eu-west-1\s+✗ AMI ami-\w+ boot mode: expected uefi, is legacy-bios/,
 		);
 		expect(run.stderr).toContain("the moving tags and release.json stay where they were");
-		expect(run.stderr).toContain("users reading a parameter get the new AMIs");
-		expect(existsSync(releaseJson)).toBe(false);
-		expect(indexAt("latest")).toBeUndefined();
-		expect(indexAt(NIX_VERSION)).toBeUndefined();
-		// What the distribution did is done: the copies exist, each region's parameter names one.
-		expect([...world.imageBuilderImages.values()].every((i) => i.status === "AVAILABLE")).toBe(
-			true,
+		expect(run.stderr).toContain(
+			"readers of the SSM parameters get the new AMIs in every region, while",
 		);
+		expect(readFileSync(releaseJson, "utf8")).toBe(before);
+		expect(indexAt("latest")?.digest).toBe(amd64.digest);
+		expect(indexAt(NIX_VERSION)?.digest).toBe(amd64.digest);
+		// What the distribution did is done: each region's parameter names the new copy there.
+		const copies = [...world.imageBuilderImages.values()].flatMap((image) => image.amis);
+		expect(copies).toHaveLength(4);
+		for (const copy of copies) {
+			const lifecycle = world.images.get(copy.image)?.tags["nix-images:lifecycle"] ?? "";
+			const parameter = `/nix-images/Production/nixos/${lifecycle.slice("Production-".length)}/latest`;
+			expect(parametersIn(world, copy.region).get(parameter)?.value).toBe(copy.image);
+		}
 	}, 60_000);
 
 	test("AMIs only, and containers only, release what there is", async () => {

@@ -733,11 +733,14 @@ describe("the verify workflow", () => {
 		expect(schedule).toHaveLength(1);
 		// A minute and an hour, every day.
 		expect(schedule[0]?.cron).toMatch(/^\d{1,2} \d{1,2} \* \* \*$/);
-		for (const trigger of ["workflow_dispatch", "workflow_call"]) {
-			expect(inputs(trigger), trigger).toEqual({
-				deep: expect.objectContaining({ type: "boolean", default: false }),
-			});
-		}
+		expect(inputs("workflow_dispatch")).toEqual({
+			deep: expect.objectContaining({ type: "boolean", default: false }),
+		});
+		// Called from the pipeline, it can take that run's release artifact (the page may lag).
+		expect(inputs("workflow_call")).toEqual({
+			deep: expect.objectContaining({ type: "boolean", default: false }),
+			"from-artifact": expect.objectContaining({ type: "boolean", default: false }),
+		});
 	});
 
 	test("is one job on ubuntu-24.04 in environment Verify, with the verify role, reading only", () => {
@@ -753,11 +756,16 @@ describe("the verify workflow", () => {
 			"actions/checkout",
 			"oven-sh/setup-bun",
 			"./.github/actions/release-json",
+			"actions/download-artifact",
 			"./.github/actions/aws-role",
 			"bun task verify",
 		]);
+		// One of the two sources of release.json, never both.
+		expect(verify.steps[2]?.if).toBe(expression("!inputs.from-artifact"));
+		expect(verify.steps[3]?.if).toBe(expression("inputs.from-artifact"));
+		expect(verify.steps[3]?.with).toEqual({ name: "release", path: "outputs/main" });
 		expect(verify.steps[1]?.with).toEqual({ "bun-version-file": ".bun-version" });
-		expect(verify.steps[3]?.with).toEqual({
+		expect(verify.steps[4]?.with).toEqual({
 			"role-arn": expression("vars.VERIFY_ROLE_ARN"),
 			variable: "VERIFY_ROLE_ARN",
 			"stack-output": "VerifyRoleArn",
@@ -791,7 +799,7 @@ describe("the verify workflow", () => {
 		expect(call.if).toContain("github.event_name == 'push' && github.ref == 'refs/heads/main'");
 		expect(call.if).toContain("needs.pages.result == 'success'");
 		expect(call.uses).toBe("./.github/workflows/verify.yml");
-		expect(call.with).toEqual({ deep: true });
+		expect(call.with).toEqual({ deep: true, "from-artifact": true });
 		expect(call.permissions).toEqual({ contents: "read", "id-token": "write" });
 		expect(call.steps).toEqual([]);
 	});

@@ -33,7 +33,7 @@ export class AwsCalls {
 		readonly budget: RetryBudget,
 		readonly dryRun: boolean,
 		readonly log: (line: string) => void,
-		/** Waited for before each attempt (a region's request rate: Pace.turn). */
+		/** Waited for before each attempt, retries included, outside its timeout (a region's request rate: Pace.turn). */
 		private readonly pace?: () => Promise<void>,
 	) {}
 
@@ -50,11 +50,8 @@ export class AwsCalls {
 	): Promise<Output> {
 		return this.budget.call(
 			operationOf(command),
-			async (abortSignal) => {
-				await this.pace?.();
-				return client.send(command, { abortSignal });
-			},
-			options,
+			(abortSignal) => client.send(command, { abortSignal }),
+			this.pace ? { ...options, beforeAttempt: this.pace } : options,
 		);
 	}
 

@@ -96,6 +96,8 @@ export interface CallOptions {
 	notVisibleYet?: (error: unknown) => boolean;
 	/** When what the call acts on was made (ms since the epoch): the window runs from then (default: the call's first attempt). */
 	madeAt?: number;
+	/** Waited for before each attempt, before its timeout starts (a region's request rate). */
+	beforeAttempt?: () => Promise<void>;
 }
 
 export class RetryBudget {
@@ -125,6 +127,7 @@ export class RetryBudget {
 		const madeAt = options.madeAt ?? this.now();
 		let looks = 0;
 		for (let tries = 1; ; tries++) {
+			await options.beforeAttempt?.();
 			const controller = new AbortController();
 			const timer = setTimeout(
 				() => controller.abort(new TimeoutAttempt(label, attemptTimeoutMs)),

@@ -70,7 +70,7 @@ export async function checkImages(
 				...base,
 				field: "exists",
 				expected: "an AMI of this account",
-				actual: "none (deregistered, or never made here)",
+				actual: "none of this account's (deregistered, never made here, or another account's)",
 			});
 			continue;
 		}

@@ -4,6 +4,7 @@
  */
 import { GetParametersByPathCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { AwsCalls } from "../sdk/calls.ts";
+import { PublishError } from "../sdk/errors.ts";
 import { compare, type Finding } from "./findings.ts";
 
 /** Every parameter under `path` (recursively): name → value and data type. */
@@ -14,8 +15,14 @@ export async function parametersUnder(
 ): Promise<Map<string, { value: string; dataType: string }>> {
 	const parameters = new Map<string, { value: string; dataType: string }>();
 	let token: string | undefined;
-	// Bounded: SSM pages by 10; a stack has a handful of parameters per region.
-	for (let page = 0; page < 100; page++) {
+	// Bounded: SSM pages by 10, and a stack has a handful of parameters per region; more than
+	// 1,000 under its path is not this stack's doing, and a partial list could hide a stray one.
+	for (let page = 0; ; page++) {
+		if (page === 100) {
+			throw new PublishError(
+				`SSM lists more than 1,000 parameters under ${path}; remove those the stack does not declare and verify again`,
+			);
+		}
 		const answer = await calls.read(
 			ssm,
 			new GetParametersByPathCommand({ Path: path, Recursive: true, NextToken: token }),

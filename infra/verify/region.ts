@@ -46,12 +46,19 @@ export interface RegionClients {
 	ssm: SSMClient;
 }
 
-/** Everything of the region once, its requests at once where they do not depend on each other. */
+/** What one look at the region found; `unchecked` names the parts that did not answer. */
+type Look = Omit<RegionResult, "looks" | "region">;
+
+/**
+ * Everything of the region once, its requests at once where they do not
+ * depend on each other. A part that does not answer leaves the others'
+ * findings standing: a mismatch found is never hidden by an outage elsewhere.
+ */
 async function lookOnce(
 	{ calls, ec2, ssm }: RegionClients,
 	expectation: RegionExpectation,
-): Promise<Omit<RegionResult, "looks" | "region">> {
-	const [images, access, parameters] = await Promise.all([
+): Promise<Look> {
+	const [images, access, parameters] = await Promise.allSettled([
 		checkImages(calls, ec2, expectation.images),
 		expectation.publicAmis
 			? calls.read(ec2, new GetImageBlockPublicAccessStateCommand({}))
@@ -60,25 +67,39 @@ async function lookOnce(
 			? parametersUnder(calls, ssm, expectation.parameters.path)
 			: Promise.resolve(undefined),
 	]);
-	const findings = [...images.findings];
-	if (access !== undefined && access.ImageBlockPublicAccessState !== "unblocked") {
+	const findings: Finding[] = [];
+	const unanswered: string[] = [];
+	if (images.status === "fulfilled") findings.push(...images.value.findings);
+	else unanswered.push(`the AMIs (${uncheckedReason(images.reason)})`);
+	if (access.status === "rejected") {
+		unanswered.push(`image block public access (${uncheckedReason(access.reason)})`);
+	} else if (
+		access.value !== undefined &&
+		access.value.ImageBlockPublicAccessState !== "unblocked"
+	) {
 		findings.push({
 			subject: "image block public access",
 			field: "state",
 			expected: "unblocked (the AMIs are public)",
-			actual: access.ImageBlockPublicAccessState ?? "(none)",
+			actual: access.value.ImageBlockPublicAccessState ?? "(none)",
 		});
 	}
-	if (parameters !== undefined && expectation.parameters) {
+	if (parameters.status === "rejected") {
+		unanswered.push(`the SSM parameters (${uncheckedReason(parameters.reason)})`);
+	} else if (parameters.value !== undefined && expectation.parameters) {
 		findings.push(
 			...parameterFindings(
-				parameters,
+				parameters.value,
 				expectation.parameters.expected,
 				expectation.parameters.known,
 			),
 		);
 	}
-	return { findings, rootSnapshots: images.rootSnapshots };
+	return {
+		findings,
+		rootSnapshots: images.status === "fulfilled" ? images.value.rootSnapshots : new Map(),
+		...(unanswered.length > 0 ? { unchecked: unanswered.join("; ") } : {}),
+	};
 }
 
 /** Why a check could not be made, as one clause: AWS's refusal, or what the retries ended with. */
@@ -91,8 +112,9 @@ export function uncheckedReason(error: unknown): string {
 /**
  * The region checked, and checked again while anything fails, until it all
  * holds or `retryForMs` has passed since the first look (waits of 1, 2, 4 …
- * at most 10 s). A region that does not answer (the retry budget's attempts
- * spent, or a refusal) is unchecked, with the reason.
+ * at most 10 s). A part of the region that does not answer (the retry
+ * budget's attempts spent, or a refusal) is unchecked, with the reason,
+ * beside what the other parts found.
  */
 export async function checkRegion(
 	clients: RegionClients,
@@ -102,20 +124,10 @@ export async function checkRegion(
 ): Promise<RegionResult> {
 	const started = Date.now();
 	for (let looks = 1, delay = 1000; ; looks++, delay = Math.min(delay * 2, 10_000)) {
-		let seen: Omit<RegionResult, "looks" | "region">;
-		try {
-			seen = await lookOnce(clients, expectation);
-		} catch (error) {
-			return {
-				region: expectation.region,
-				findings: [],
-				rootSnapshots: new Map(),
-				unchecked: uncheckedReason(error),
-				looks,
-			};
-		}
+		const seen = await lookOnce(clients, expectation);
 		const left = retryForMs - (Date.now() - started);
-		if (seen.findings.length === 0 || left <= 0) {
+		// A part that did not answer ends the looking: what answered is reported with it.
+		if (seen.findings.length === 0 || seen.unchecked !== undefined || left <= 0) {
 			return { region: expectation.region, ...seen, looks };
 		}
 		await sleep(Math.min(delay, left));

@@ -54,6 +54,7 @@ async function listBlocks(calls: AwsCalls, ebs: EBSClient, snapshotId: string): 
 	let volumeSize: number | undefined;
 	let blockSize: number | undefined;
 	let nextToken: string | undefined;
+	const seenTokens = new Set<string>();
 	do {
 		const page = await calls.read(
 			ebs,
@@ -73,7 +74,13 @@ async function listBlocks(calls: AwsCalls, ebs: EBSClient, snapshotId: string): 
 			}
 			tokens.set(BlockIndex, BlockToken);
 		}
-		nextToken = page.NextToken || undefined;
+		const next = page.NextToken || undefined;
+		// A token answered twice would page forever: EBS paging never repeats one.
+		if (next !== undefined && seenTokens.has(next)) {
+			throw new Error(`ListSnapshotBlocks of ${snapshotId} answered the same page token twice.`);
+		}
+		if (next !== undefined) seenTokens.add(next);
+		nextToken = next;
 	} while (nextToken !== undefined);
 	if (volumeSize === undefined || blockSize === undefined) {
 		throw new Error(`ListSnapshotBlocks of ${snapshotId} answered no volume or block size.`);

@@ -10,42 +10,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AWS_REGIONS } from "../../infra/vocabulary.ts";
-import { pointParameters, type SeedSystem, seedBuild } from "../../test/aws/seed.ts";
+import { pointParameters, type SeedSystem, seedBuild, seededRelease } from "../../test/aws/seed.ts";
 import { standInAccount } from "../../test/aws/start.ts";
 import { projectCopy } from "../../test/fixtures/projects.ts";
 import { median } from "./measure.ts";
 
 const LATENCY_MS = 50;
 const RUNS = 5;
-
-function releaseJson(builds: ReturnType<typeof seedBuild>[], regions: readonly string[]) {
-	return {
-		version: "26.05.20260616.567a49d-0123456789ab",
-		releaseId: "0123456789ab",
-		releasedAt: new Date().toISOString(),
-		stack: "Production",
-		publicAmis: true,
-		regions,
-		amis: Object.fromEntries(
-			builds.map((build) => [
-				build.system,
-				{
-					buildId: build.buildId,
-					label: "26.05.20260616.567a49d",
-					sourceImage: {
-						region: "us-east-1",
-						imageId: build.source,
-						name: `nixos-26.05.20260616.567a49d-${build.system}-${build.buildId}`,
-					},
-					imageBuilderImage: "",
-					ssmParameter: `/nix-images/Production/nixos/${build.system}/latest`,
-					smokeTest: "skipped",
-					regions: build.copies,
-				},
-			]),
-		),
-	};
-}
 
 async function timed(project: string, env: Record<string, string>, file: string) {
 	const started = performance.now();
@@ -79,14 +50,14 @@ export async function benchVerify() {
 		const dir = join(project.dir, "outputs/main");
 		mkdirSync(dir, { recursive: true });
 		const all = join(dir, "release.json");
-		writeFileSync(all, JSON.stringify(releaseJson(builds, regions)));
+		writeFileSync(all, JSON.stringify(seededRelease(builds, regions)));
 		// One region: the same builds, only their home-region copies.
 		const one = join(project.dir, "one-region.json");
 		const home = builds.map((build) => ({
 			...build,
 			copies: { "us-east-1": build.copies["us-east-1"] as string },
 		}));
-		writeFileSync(one, JSON.stringify(releaseJson(home, ["us-east-1"])));
+		writeFileSync(one, JSON.stringify(seededRelease(home, ["us-east-1"])));
 		standIn.latency.ms = LATENCY_MS;
 
 		const bare: number[] = [];

@@ -40,15 +40,27 @@ class Problems {
 export function isSnapshotContent(value: unknown): value is SnapshotContent {
 	if (!isObject(value)) return false;
 	const { blockSize, volumeSize, blockIndexes, changedBlocks, linearChecksum } = value;
-	if (blockSize !== BLOCK_SIZE || !Number.isInteger(volumeSize) || (volumeSize as number) < 1) {
+	// EBS direct snapshots are at most 64 TiB.
+	if (
+		blockSize !== BLOCK_SIZE ||
+		!Number.isInteger(volumeSize) ||
+		(volumeSize as number) < 1 ||
+		(volumeSize as number) > 65_536
+	) {
 		return false;
 	}
 	if (typeof blockIndexes !== "string" || typeof linearChecksum !== "string") return false;
 	if (!/^[A-Za-z0-9+/]{43}=$/.test(linearChecksum)) return false;
+	const blocks = ((volumeSize as number) * 1024 ** 3) / BLOCK_SIZE;
+	// The ranges ascend, so the last number is the highest index: checked before any is expanded,
+	// so a hostile range cannot make the check itself fill memory.
+	const highest = Number(/(\d+)$/.exec(blockIndexes)?.[1] ?? -1);
+	if (highest >= blocks || !Number.isInteger(changedBlocks) || (changedBlocks as number) > blocks) {
+		return false;
+	}
 	try {
 		const indexes = decodeBlockRanges(blockIndexes);
-		const blocks = ((volumeSize as number) * 1024 ** 3) / BLOCK_SIZE;
-		return indexes.length === changedBlocks && indexes.every((index) => index < blocks);
+		return indexes.length === changedBlocks;
 	} catch {
 		return false;
 	}

@@ -12,6 +12,8 @@ import { compare, type Finding } from "../../infra/verify/findings.ts";
 import { uncheckedReason } from "../../infra/verify/region.ts";
 import { readSnapshotContent } from "../../infra/verify/snapshot-read-back.ts";
 import type { AwsSession } from "../aws/session.ts";
+import { readJson } from "../project/files.ts";
+import { buildIdOf } from "../project/names.ts";
 import { imageOutput } from "../project/outputs.ts";
 import type { ReleaseManifest } from "../release/manifest.ts";
 import { createProgress } from "../runner/progress.ts";
@@ -25,14 +27,33 @@ export interface DeepResult {
 	blocks: number;
 	/** Whether the local nixos.img was compared too. */
 	local: boolean;
+	/** Why a local nixos.img was not compared (another build). */
+	localSkipped?: string;
 }
 
-/** The built disk image of `system` on this machine, if it is here. */
-function localImage(root: string, system: string): string | undefined {
-	const file = imageOutput(root, "virtual-machine", system).files.find((entry) =>
-		entry.path.endsWith("/nixos.img"),
-	);
-	return file && existsSync(file.path) ? file.path : undefined;
+/**
+ * The built disk image of `system` on this machine when it is this
+ * release's build (image-info.json's SHA-256 gives the build id), else why
+ * it is not compared: after a newer build, the image here is another one.
+ */
+function localImage(
+	root: string,
+	system: string,
+	buildId: string,
+): { path: string } | { skipped: string } | undefined {
+	const output = imageOutput(root, "virtual-machine", system);
+	const [disk, info] = output.files;
+	if (disk === undefined || info === undefined || !existsSync(disk.path)) return undefined;
+	let built: string | undefined;
+	try {
+		built = buildIdOf(String(readJson(info.path).sha256 ?? ""));
+	} catch {}
+	if (built !== buildId) {
+		return {
+			skipped: `the local nixos.img is ${built ? `build ${built}` : "of an unknown build"}, not ${buildId}: not compared`,
+		};
+	}
+	return { path: disk.path };
 }
 
 /** Each system's source snapshot (`snapshots`: system → its id, as EC2 describes the source AMI). */
@@ -81,10 +102,11 @@ export async function checkSnapshotContents(
 				recorded.linearChecksum,
 				read.linearChecksum,
 			);
-			const image = localImage(context.root, system);
-			if (image !== undefined) {
+			const image = localImage(context.root, system, release.buildId);
+			if (image !== undefined && "skipped" in image) result.localSkipped = image.skipped;
+			if (image !== undefined && "path" in image) {
 				result.local = true;
-				const built = await localSnapshotContent(image, read.volumeSize);
+				const built = await localSnapshotContent(image.path, read.volumeSize);
 				const local = { system, subject: `snapshot ${snapshotId} against the local nixos.img` };
 				compare(result.findings, local, "blocks with data", built.blockIndexes, read.blockIndexes);
 				compare(

@@ -20,7 +20,7 @@ export interface VerifyReport {
 	version: string;
 	releaseId: string;
 	stack: string;
-	/** The current release's version when this one is older: its SSM parameter and moving-tag checks are superseded. */
+	/** What supersedes this release (the current release and its version) when it is not the current one: its SSM parameter and moving-tag checks are then left out. */
 	supersededBy?: string;
 	/** Whether the moving tags were checked (not by release, before it moves them). */
 	movingTags: boolean;
@@ -64,14 +64,16 @@ export function rows(report: VerifyReport): Row[] {
 	}
 	for (const region of report.regions) {
 		const own = region.findings.filter((finding) => finding.system === undefined);
-		if (own.length > 0) table.push(row("(region)", region.region, own));
+		// Without systems (a release of containers only), a region's outage has no row of its own otherwise.
+		const unchecked = report.systems.length === 0 ? region.unchecked : undefined;
+		if (own.length > 0 || unchecked) table.push(row("(region)", region.region, own, unchecked));
 	}
 	if (report.container) {
 		const { findings, unchecked, tags } = report.container;
 		table.push(row("container", tags.join(", "), findings, unchecked));
 	}
 	for (const deep of report.deep ?? []) {
-		const where = `source snapshot${deep.local ? " + local nixos.img" : ""}`;
+		const where = `source snapshot${deep.local ? " + local nixos.img" : deep.localSkipped ? ` (${deep.localSkipped})` : ""}`;
 		table.push(row(`${deep.system} --deep`, where, deep.findings, deep.unchecked));
 	}
 	return table;
@@ -87,7 +89,7 @@ export function exitCodeOf(report: VerifyReport): 0 | 1 | 3 {
 /** What the superseded checks were, in a sentence, when there were any. */
 function supersededNote(report: VerifyReport): string | undefined {
 	if (report.supersededBy === undefined) return undefined;
-	return `SSM parameters and moving tags: superseded by the current release ${report.supersededBy}, so not checked for this one.`;
+	return `SSM parameters and moving tags: superseded by ${report.supersededBy}, so not checked for this one.`;
 }
 
 /** The table as plain text columns; a row's further findings on lines of their own. */
@@ -176,15 +178,17 @@ export function reportJson(report: VerifyReport): object {
 	};
 }
 
-/** The failures in one sentence (the table says the rest). */
-export function verdictSentence(report: VerifyReport): string {
+/** The failures in one sentence (the table says the rest); `advise`: with what to do (verify's). */
+export function verdictSentence(report: VerifyReport, advise = true): string {
 	const table = rows(report);
 	const bad = table.filter((entry) => entry.status === "mismatch");
 	const unchecked = table.filter((entry) => entry.status === "unchecked");
 	const place = (entries: Row[]) =>
 		[...new Set(entries.map((entry) => `${entry.what} in ${entry.where}`))].slice(0, 6).join(", ");
 	if (bad.length > 0) {
-		return `${bad.length} of ${table.length} checks of ${report.version} differ from release.json (${place(bad)}${bad.length > 6 ? ", …" : ""}): the table above names each field; fix it, or release again`;
+		const what = `${bad.length} of ${table.length} checks of ${report.version} differ from release.json (${place(bad)}${bad.length > 6 ? ", …" : ""})`;
+		return advise ? `${what}: the table above names each field; fix it, or release again` : what;
 	}
-	return `${unchecked.length} of ${table.length} checks of ${report.version} could not be made (${place(unchecked)}): the table above says why; run verify again when they answer`;
+	const what = `${unchecked.length} of ${table.length} checks of ${report.version} could not be made (${place(unchecked)})`;
+	return advise ? `${what}: the table above says why; run verify again when they answer` : what;
 }

@@ -122,3 +122,40 @@ export function pointParameters(world: World, build: SeededBuild, stack = "Produ
 		);
 	}
 }
+
+/**
+ * The release.json of seeded builds (all of one release), as release writes
+ * it: what verify checks them against.
+ */
+export function seededRelease(
+	builds: readonly SeededBuild[],
+	regions: readonly string[],
+	releaseId = "0123456789ab",
+) {
+	return {
+		version: `26.05.20260616.567a49d-${releaseId}`,
+		releaseId,
+		releasedAt: new Date().toISOString(),
+		stack: "Production",
+		publicAmis: true,
+		regions,
+		amis: Object.fromEntries(
+			builds.map((build) => [
+				build.system,
+				{
+					buildId: build.buildId,
+					label: "26.05.20260616.567a49d",
+					sourceImage: {
+						region: "us-east-1",
+						imageId: build.source,
+						name: `nixos-26.05.20260616.567a49d-${build.system}-${build.buildId}`,
+					},
+					imageBuilderImage: "",
+					ssmParameter: `/nix-images/Production/nixos/${build.system}/latest`,
+					smokeTest: "skipped",
+					regions: build.copies,
+				},
+			]),
+		),
+	};
+}

@@ -404,6 +404,15 @@ export function ec2Service(world: World): Service {
 						(ids.length === 0 || ids.includes(i.id)) &&
 						(owners.length === 0 || owners.includes(i.owner ?? ACCOUNT)) &&
 						(!wanted.has("image-id") || wanted.get("image-id")?.includes(i.id)) &&
+						// As EC2: without ImageIds, disabled AMIs only when asked for, and deprecated ones
+						// of other accounts only when asked for (an owner always sees its own).
+						(ids.length > 0 ||
+							params.get("IncludeDeprecated") === "true" ||
+							(i.owner ?? ACCOUNT) === ACCOUNT ||
+							!(i.deprecationTime && Date.parse(i.deprecationTime) <= Date.now())) &&
+						(ids.length > 0 ||
+							params.get("IncludeDisabled") === "true" ||
+							i.state !== "disabled") &&
 						here(i) &&
 						!imageInvisible(world, i) &&
 						(!wanted.has("is-public") || wanted.get("is-public")?.includes(String(i.public))) &&

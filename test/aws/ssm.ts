@@ -13,6 +13,15 @@ export interface ParameterRecord {
 	lastModified: Date;
 }
 
+/** Whether a read misses the parameter (still unseen: eventual consistency); counts the read. */
+function unseen(world: World, region: string, name: string): boolean {
+	const key = `${region} ${name}`;
+	const left = world.unkind.unseenParameterReads.get(key) ?? 0;
+	if (left <= 0) return false;
+	world.unkind.unseenParameterReads.set(key, left - 1);
+	return true;
+}
+
 /** The parameters of `region`, made on first use. */
 export function parametersIn(world: World, region: string): Map<string, ParameterRecord> {
 	let parameters = world.parameters.get(region);
@@ -79,21 +88,36 @@ export function ssmService(world: World): Service {
 		handlers: {
 			GetParameter: ({ body, region }) => {
 				const { Name } = input(body);
-				const parameter = parametersIn(world, region).get(Name);
+				const parameter = unseen(world, region, Name)
+					? undefined
+					: parametersIn(world, region).get(Name);
 				if (parameter === undefined) {
 					throw new AwsError("ParameterNotFound", `Parameter ${Name} not found.`);
 				}
 				return { body: { Parameter: parameterJson(Name, parameter, region) } };
 			},
 			GetParametersByPath: ({ body, region }) => {
-				const { Path, Recursive } = input(body);
+				const { Path, Recursive, MaxResults, NextToken } = input(body);
 				const prefix = String(Path).endsWith("/") ? Path : `${Path}/`;
 				const found = [...parametersIn(world, region)].filter(
 					([name]) =>
-						name.startsWith(prefix) && (Recursive || !name.slice(prefix.length).includes("/")),
+						name.startsWith(prefix) &&
+						(Recursive || !name.slice(prefix.length).includes("/")) &&
+						!unseen(world, region, name),
 				);
+				// Pages of MaxResults (SSM's default and maximum: 10), as SSM answers.
+				const size = Math.min(Number(MaxResults ?? 10), 10);
+				const start = NextToken ? Number(Buffer.from(NextToken, "base64").toString()) : 0;
+				const page = found.slice(start, start + size);
+				const next =
+					start + size < found.length
+						? Buffer.from(String(start + size)).toString("base64")
+						: undefined;
 				return {
-					body: { Parameters: found.map(([name, p]) => parameterJson(name, p, region)) },
+					body: {
+						Parameters: page.map(([name, p]) => parameterJson(name, p, region)),
+						...(next ? { NextToken: next } : {}),
+					},
 				};
 			},
 			PutParameter: ({ body, region }) => {

@@ -36,7 +36,7 @@ export interface ImageRecord {
 	id: string;
 	name: string;
 	description?: string;
-	state: "pending" | "available" | "failed";
+	state: "pending" | "available" | "failed" | "disabled";
 	creationDate: string;
 	architecture: string;
 	bootMode?: string;
@@ -177,6 +177,11 @@ export interface Unkindness {
 	 * model, so the SDK passes them on as written) without their zone.
 	 */
 	timesWithoutZone: boolean;
+	/**
+	 * Parameters just written that SSM's reads do not show yet, by
+	 * "<region> <name>": how many more reads (GetParameter, GetParametersByPath) miss each.
+	 */
+	unseenParameterReads: Map<string, number>;
 }
 
 /** A window of AWS's clock as the stand-in runs it. */
@@ -226,6 +231,7 @@ export function createWorld(): World {
 			zones: { "us-east-1a": ["t3.nano", "t4g.nano"], "us-east-1e": ["t3.nano"] },
 			defaultKmsKeyId: "alias/aws/ebs",
 			timesWithoutZone: false,
+			unseenParameterReads: new Map(),
 		},
 		nextId: (prefix) => `${prefix}-${(++counter).toString(16).padStart(17, "0")}`,
 	};

@@ -10,6 +10,7 @@ import {
 	cleanOptions,
 	publishOptions,
 	releaseOptions,
+	sbomOptions,
 	synthOptions,
 	verifyOptions,
 } from "./project/options.ts";
@@ -66,6 +67,7 @@ Without nix on PATH the Nix part is skipped and reported, and the TypeScript che
 	"oci-container": defineTask({
 		doc: `Build the OCI container image with Nix: outputs/main/oci-container/<system>/nix.tar.gz.
 A gzipped docker-archive (\`docker load\`, \`podman load\`); outputs/…/result is its GC root.
+Then its SBOM beside it (sbom.cdx.json, as \`bun task sbom\` writes it).
 ${BUILD_NOTES}`,
 		options: buildOptions,
 		passthrough: "nix build",
@@ -75,6 +77,7 @@ ${BUILD_NOTES}`,
 	"virtual-machine": defineTask({
 		doc: `Build the NixOS EC2 disk image: outputs/main/virtual-machine/<system>/nixos.img.
 A raw GPT/UEFI image with image-info.json beside it; the build needs KVM (a native builder).
+Then its SBOM beside it (sbom.cdx.json, as \`bun task sbom\` writes it).
 ${BUILD_NOTES}`,
 		options: buildOptions,
 		passthrough: "nix build",
@@ -84,6 +87,20 @@ ${BUILD_NOTES}`,
 	images: defineTask({
 		doc: "Build both images for one system (oci-container, then virtual-machine).",
 		depends: ["oci-container", "virtual-machine"],
+	}),
+	sbom: defineTask({
+		doc: `Write the CycloneDX 1.6 SBOM of each built image of one system: outputs/main/<image>/<system>/sbom.cdx.json.
+The image builds write it too, after each successful build; this makes it again from what is built.
+For the container, the closure of the image's contents; for the disk image, the closure of the
+NixOS system. Each image package names those roots in nix-support/sbom-roots, so the closure is
+read from the local store (\`nix path-info --json --recursive\`), without evaluating the flake.
+Components carry Nix's name and version, a pkg:nix purl, the NAR's SHA-256, the store path and
+the licenses the build recorded; the subject is the image: the OCI manifest digest, or the disk
+image's SHA-256. The same build always gives the same bytes (no timestamp; the serial number is
+a UUIDv5 of the subject's digest). An image that is not built is skipped, saying so; with none,
+the task fails.`,
+		options: sbomOptions,
+		load: () => import("./sbom.ts"),
 	}),
 	synth: defineTask({
 		doc: `Write the control plane's CloudFormation to outputs/main/infrastructure, as \`cdk synth\` would.

@@ -3,6 +3,7 @@
 # image.modules.ec2-raw variant, so `system.build.images.ec2-raw` is the package:
 #   $out/nixos.img                     the disk
 #   $out/nix-support/image-info.json   nixpkgs' fields, plus "format": "RAW" and "sha256"
+#   $out/nix-support/sbom-roots, sbom-licenses.json   what `bun task sbom` reads (../sbom.nix)
 {
   config,
   lib,
@@ -12,6 +13,14 @@
 }:
 let
   baseName = "nixos";
+  # The SBOM lists the system's closure: what the disk holds, not the disk file.
+  sbom = import ../sbom.nix {
+    roots = [ config.system.build.toplevel ];
+    licensed = config.environment.systemPackages ++ [
+      config.boot.kernelPackages.kernel
+      config.systemd.package
+    ];
+  };
 in
 {
   imports = [ "${modulesPath}/image/file-options.nix" ];
@@ -51,6 +60,9 @@ in
         ${lib.escapeShellArg config.system.nixos.label} \
         ${pkgs.stdenv.hostPlatform.system} \
         > $out/nix-support/image-info.json
+      # Read by `bun task sbom`; the roots also keep the system's closure alive with the image.
+      cp ${pkgs.writeText "sbom-roots" sbom.roots} $out/nix-support/sbom-roots
+      cp ${pkgs.writeText "sbom-licenses.json" sbom.licenses} $out/nix-support/sbom-licenses.json
     '';
   };
 }

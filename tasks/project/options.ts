@@ -139,3 +139,8 @@ export const accountOptions = {
 	},
 } as const;
 export type AccountOptions = OptionValues<typeof accountOptions>;
+
+export const sbomOptions = {
+	system: systemOption,
+} as const;
+export type SbomOptions = OptionValues<typeof sbomOptions>;

@@ -431,6 +431,35 @@ describe("GitHub Actions access", () => {
 				],
 			},
 		});
+		// The image's SHA-256 onto the copies, in every region: that key alone, only on AMIs of ours.
+		expect(bySid("TagOwnCopiesWithTheImageSha256")).toMatchObject({
+			Action: "ec2:CreateTags",
+			Resource: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ec2:*::image/*"]] },
+			Condition: {
+				StringEquals: { "aws:ResourceTag/ManagedBy": "nix-images" },
+				"ForAllValues:StringEquals": { "aws:TagKeys": ["ImageSha256"] },
+				// Never on a source AMI (tagged BuildId by publish), whose tag release trusts.
+				Null: { "aws:TagKeys": "false", "aws:ResourceTag/BuildId": "true" },
+			},
+		});
+		// No other statement of release's lets it set ImageSha256 (nor any key on a copy).
+		const imageTagging = statements.filter((statement) => {
+			const s = statement as { Action: string | string[]; Resource: unknown };
+			return (
+				[s.Action].flat().includes("ec2:CreateTags") &&
+				JSON.stringify(s.Resource).includes(":image/")
+			);
+		}) as { Sid: string; Condition: Record<string, Record<string, string[]>> }[];
+		expect(imageTagging.map((statement) => statement.Sid).sort()).toEqual([
+			"RecordReleaseStepsOnOwnImages",
+			"TagOwnCopiesWithTheImageSha256",
+		]);
+		expect(
+			imageTagging.flatMap(
+				(statement) =>
+					statement.Condition["ForAllValues:StringEquals"]?.["aws:TagKeys"] ?? ["(any)"],
+			),
+		).not.toContain("(any)");
 		expect(bySid("PassTheDistributionRole")?.Condition).toEqual({
 			StringEquals: { "iam:PassedToService": "imagebuilder.amazonaws.com" },
 		});
@@ -442,7 +471,7 @@ describe("GitHub Actions access", () => {
 			launches.filter((statement) => statement.Condition === undefined).map((s) => s.Sid),
 		).toEqual(["LaunchInTheSmokeTestNetwork"]);
 	});
-	test("lets publish tag snapshots and AMIs only as it creates them, and get bearer tokens only for ECR Public", () => {
+	test("lets publish tag snapshots and AMIs only as it creates them, with its keys only (the image's SHA-256 on the AMI alone), and get bearer tokens only for ECR Public", () => {
 		const statements = (policyName: string, t = template) =>
 			Object.values(t.findResources("AWS::IAM::Role"))
 				.flatMap((role) => role.Properties.Policies ?? [])
@@ -455,12 +484,30 @@ describe("GitHub Actions access", () => {
 					}) => policy.PolicyDocument.Statement,
 				);
 		const publish = statements("Publish");
-		expect(publish.find((statement) => statement.Sid === "TagOnCreate")?.Condition).toEqual({
+		const keys = ["Name", "ManagedBy", "BuildId", "System", "CreatedBy", "nix-images:lifecycle"];
+		const tagging = publish.filter((statement) =>
+			[statement.Action].flat().includes("ec2:CreateTags"),
+		) as unknown as { Sid: string; Condition?: object; Resource: unknown }[];
+		expect(tagging.map((statement) => statement.Sid)).toEqual([
+			"TagSnapshotsOnStart",
+			"TagImagesOnRegister",
+		]);
+		expect(tagging[0]?.Condition).toEqual({
 			StringEquals: {
 				"aws:RequestTag/ManagedBy": "nix-images",
-				"ec2:CreateAction": ["RegisterImage", "StartSnapshot"],
+				"ec2:CreateAction": "StartSnapshot",
 			},
+			"ForAllValues:StringEquals": { "aws:TagKeys": keys },
 		});
+		expect(JSON.stringify(tagging[0]?.Resource)).toContain("::snapshot/*");
+		expect(tagging[1]?.Condition).toEqual({
+			StringEquals: {
+				"aws:RequestTag/ManagedBy": "nix-images",
+				"ec2:CreateAction": "RegisterImage",
+			},
+			"ForAllValues:StringEquals": { "aws:TagKeys": [...keys, "ImageSha256"] },
+		});
+		expect(JSON.stringify(tagging[1]?.Resource)).toContain("::image/*");
 		expect(
 			publish.find((statement) => statement.Sid === "BearerTokensForEcrPublicOnly"),
 		).toMatchObject({

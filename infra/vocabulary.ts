@@ -89,6 +89,19 @@ export const MANAGED_BY = { key: "ManagedBy", value: "nix-images" } as const;
 export const LIFECYCLE_TAG_KEY = "nix-images:lifecycle";
 
 /**
+ * The tags publish puts on its snapshots and AMIs as it creates them (the
+ * AMI also gets IMAGE_SHA256_TAG); the publish role may set only these.
+ */
+export const PUBLISH_TAG_KEYS = [
+	"Name",
+	MANAGED_BY.key,
+	"BuildId",
+	"System",
+	"CreatedBy",
+	LIFECYCLE_TAG_KEY,
+] as const;
+
+/**
  * The lifecycle tag's value for one system of a stack: one per system, so
  * each system's policy keeps its own newest AMIs (one value for both would
  * let an x86-only release leave the arm AMI its parameter names exposed).
@@ -106,6 +119,15 @@ export const PUBLIC_AMI_QUOTA = {
 	quotaCode: "L-0E3CBAB9",
 	awsDefault: 5,
 } as const;
+
+/**
+ * On every AMI and regional copy: the SHA-256 (64 hex digits) of the disk
+ * image it was registered from, so whoever holds an AMI id reads from the
+ * AMI the digest its provenance statement is found by. Publish sets it at
+ * RegisterImage (the AMI only, not its snapshot); release copies it onto
+ * every copy, read from the source AMI. Each role may set it only so.
+ */
+export const IMAGE_SHA256_TAG = "ImageSha256";
 
 /** The AMI tag that records a passed smoke test (its value is the build id). */
 export const SMOKE_TEST_TAG = "SmokeTest";

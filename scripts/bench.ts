@@ -8,6 +8,7 @@ import { benchBuild } from "./bench/build.ts";
 import { benchPublish } from "./bench/publish.ts";
 import { benchPublishTask } from "./bench/publish-task.ts";
 import { benchRunner } from "./bench/runner.ts";
+import { benchSbom } from "./bench/sbom.ts";
 import { benchSynth } from "./bench/synth.ts";
 import { benchVerify } from "./bench/verify.ts";
 
@@ -19,6 +20,7 @@ const sections: Record<string, () => unknown> = {
 	publish: () => benchPublish(),
 	"publish-task": () => benchPublishTask(),
 	verify: () => benchVerify(),
+	sbom: () => benchSbom(),
 };
 
 const wanted = Bun.argv.slice(2);

@@ -10,6 +10,7 @@ import {
 	cleanOptions,
 	publishOptions,
 	releaseOptions,
+	rollbackOptions,
 	sbomOptions,
 	synthOptions,
 	verifyOptions,
@@ -161,7 +162,9 @@ A re-run after a crash finishes the job and duplicates nothing.`,
 		doc: `Render the release page outputs/main/release/index.html from release.json, without AWS.
 release writes it too; this renders it again, for instance from an older release's release.json:
 per system the AMI id of every region with a launch link and the SSM parameter, the container's
-pull commands and digests, a filter for the regions. One static file with no external request.`,
+pull commands and digests, a filter for the regions, the SBOMs and the other releases of the
+history (with releases.json beside it, each kept release's page is rendered again too). Static
+files with no external request.`,
 		load: () => import("./release-page.ts"),
 	}),
 	verify: defineTask({
@@ -173,11 +176,28 @@ IMDSv2, ENA, SR-IOV, NitroTPM (x86-64), deprecated in the future, public exactly
 tagged; its root snapshot completed; image block public access off where public; each SSM
 parameter holds exactly its AMI (aws:ec2:image) and no undeclared one is under the stack's path;
 the container's release and moving tags serve the index, which lists exactly the recorded images.
---deep reads the source snapshots back and compares their bytes. A table (or --json) and the step
+--deep reads the source snapshots back and compares their bytes. --provenance checks the SBOMs
+and attestations beside release.json (signed by this repository's pipeline, about the released
+digests; --trusted-root from \`gh attestation trusted-root\`). A table (or --json) and the step
 summary; exit 1 on a mismatch, 2 on usage errors, 3 when something could not be checked.`,
 		options: verifyOptions,
 		preflight: () => import("./aws/credentials.ts"),
 		load: () => import("./verify.ts"),
+	}),
+	rollback: defineTask({
+		doc: `Put users back on an earlier release of the history: bun task rollback --to <release id> (or previous).
+The history is outputs/main/release/releases.json with each release's release.json under
+releases/<id>/ (release keeps it; the pipeline restores the published one first). The target is
+verified first (its AMIs exist, are available and public where they were, its index is served);
+one that fails is refused with the table and nothing moves. Then, as a release moves them: each
+system's SSM parameter in every region, the moving tags, with --deprecate the left release's AMIs
+(deprecated now, never deregistered), release.json, the history (the left release marked rolled
+back) and the pages. Each step is keyed, so a re-run after a crash finishes the job; re-run it
+with the release id it names, not previous. A rolled-back target needs --allow-rolled-back.
+Exit 1 when the target fails its checks, 2 on usage errors, 3 when they could not be made.`,
+		options: rollbackOptions,
+		preflight: () => import("./aws/credentials.ts"),
+		load: () => import("./rollback.ts"),
 	}),
 	account: defineTask({
 		doc: `Check an AWS account before its first release: quotas, public sharing, encryption, regions.

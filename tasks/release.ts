@@ -6,16 +6,22 @@ import { MAX_SMOKE_TEST_MS, smokeTest } from "../infra/release/smoke-test.ts";
 import { smokeTestSubnets } from "../infra/release/smoke-test-subnet.ts";
 import { PublishError } from "../infra/sdk/errors.ts";
 import { systemOutput } from "../infra/sdk/stack-outputs.ts";
-import { HOME_REGION, MANAGED_BY, SYSTEM_ARCHITECTURES } from "../infra/vocabulary.ts";
+import {
+	HOME_REGION,
+	IMAGE_SHA256_TAG,
+	MANAGED_BY,
+	SYSTEM_ARCHITECTURES,
+} from "../infra/vocabulary.ts";
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
 import { cdkContext, stackSettings } from "./cdk/context.ts";
 import { bootMarker } from "./project/boot-marker.ts";
 import { durationOption } from "./project/durations.ts";
-import { readJson, writeJsonAtomically } from "./project/files.ts";
+import { readJson, writeAtomically } from "./project/files.ts";
 import type { ReleaseOptions } from "./project/options.ts";
 import { releaseOutput } from "./project/outputs.ts";
 import {
 	type CheckedAmi,
+	type CheckedContainer,
 	checkAmiRecords,
 	checkContainerRecords,
 	requireNotOlder,
@@ -23,6 +29,14 @@ import {
 } from "./release/checks.ts";
 import { indexContainers, moveContainerTags, planIndex } from "./release/containers.ts";
 import { currentManifest } from "./release/current.ts";
+import {
+	buildsOf,
+	type History,
+	keptReleases,
+	publishToHistory,
+	readHistory,
+	rolledBackBuilds,
+} from "./release/history.ts";
 import { missingRecords, readPublished } from "./release/inputs.ts";
 import {
 	amiTable,
@@ -32,7 +46,7 @@ import {
 	type SystemRelease,
 	summaryMarkdown,
 } from "./release/manifest.ts";
-import { writePage } from "./release/page.ts";
+import { amiPredicates, checkSboms, listedSboms, writeReleaseFiles } from "./release/sboms.ts";
 import { requirePublicAmiRoom } from "./retention/room.ts";
 import { TaskError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
@@ -47,15 +61,53 @@ import {
 } from "./verify/report.ts";
 import { MAX_RETRY_FOR_MS, verifyRelease } from "./verify/run.ts";
 
-/** When this release was first made: kept from release.json when it is this release's, so a re-run changes nothing. */
-function firstReleased(path: string, releaseId: string): string {
+/**
+ * Refuses a release that would put users back on what a rollback took them
+ * off: every build of a rolled-back release that the release it went back to
+ * lacks (so a release that fixes at least one of them goes), unless `allow`.
+ * Before anything is retired, booted or moved.
+ */
+function requireNotRolledBack(
+	history: History,
+	kept: ReadonlyMap<string, ReleaseManifest>,
+	amis: readonly CheckedAmi[],
+	containers: readonly CheckedContainer[],
+	allow: boolean,
+): void {
+	if (allow) return;
+	const builds = new Set(
+		buildsOf({
+			amis: Object.fromEntries(amis.map((ami) => [ami.system, { buildId: ami.buildId }])),
+			containers: {
+				images: Object.fromEntries(
+					containers.map((image) => [image.architecture, { digest: image.digest }]),
+				),
+			},
+		} as unknown as ReleaseManifest),
+	);
+	const again = rolledBackBuilds(history, kept).find((rolledBack) =>
+		rolledBack.builds.every((build) => builds.has(build)),
+	);
+	if (again === undefined) return;
+	throw new TaskError(
+		`This release would put users back on what a rollback took them off: ${again.builds.map((build) => build.replace(/^(ami|container) /, "")).join(", ")} (from ${again.version}); publish a fixed build, or pass --allow-rolled-back to release it anyway. Nothing was released.`,
+	);
+}
+
+/**
+ * When this release was first made: kept from release.json, or from the
+ * history, when it is this release's, so a re-run changes nothing (also one
+ * after a crash between the history and release.json).
+ */
+function firstReleased(path: string, releaseId: string, history: History): string {
+	const kept = history.releases.find((entry) => entry.releaseId === releaseId);
 	try {
 		const earlier = readJson(path);
 		if (earlier.releaseId === releaseId && typeof earlier.releasedAt === "string") {
 			return earlier.releasedAt;
 		}
 	} catch {}
-	return new Date().toISOString();
+	return kept?.releasedAt ?? new Date().toISOString();
 }
 
 /**
@@ -134,7 +186,9 @@ async function smokeTestAll(
 /**
  * Every AMI in every region of its system's distribution configuration, all
  * systems at once. Idempotent per AMI as distribute says (a client token from
- * the build and the configuration, the ImageBuilderImage tag on the AMI).
+ * the build and the configuration, the ImageBuilderImage tag on the AMI), and
+ * per copy as finishCopies says (the ImageSha256 and snapshot tags themselves,
+ * a deprecation date derived from the AMIs).
  */
 async function distributeAll(
 	context: TaskContext<ReleaseOptions>,
@@ -166,7 +220,8 @@ async function distributeAll(
 				log: context.log,
 			});
 			// The copies get no deprecation of their own (each gets the source's, capped for public
-			// ones), and their snapshots no tags (retention deletes only what is tagged as ours).
+			// ones), their snapshots no tags (retention deletes only what is tagged as ours), and
+			// no ImageSha256 (the configuration's tags are every build's): release puts them on.
 			if (distribution) {
 				await finishCopies(
 					calls,
@@ -176,6 +231,7 @@ async function distributeAll(
 					distribution.amis,
 					stack.PublicAmis === "true",
 					{ [MANAGED_BY.key]: MANAGED_BY.value, BuildId: ami.buildId, System: ami.system },
+					{ [IMAGE_SHA256_TAG]: ami.imageSha256 },
 				);
 			}
 			const release: SystemRelease = {
@@ -188,6 +244,8 @@ async function distributeAll(
 				smokeTest,
 				regions: distribution?.amis ?? {},
 				...(ami.snapshotContent ? { snapshotContent: ami.snapshotContent } : {}),
+				snapshotId: ami.snapshotId,
+				imageSha256: ami.imageSha256,
 			};
 			return [ami.system, release] as const;
 		}),
@@ -270,6 +328,9 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 	const indexPlan = records.containers.length > 0 ? planIndex(records.containers) : undefined;
 	const settings = stackSettings(cdkContext(root));
 	const current = currentManifest(root);
+	// Read before anything moves: a history that is not one this version wrote is refused.
+	const history = readHistory(output.dir, settings.stackName);
+	const kept = keptReleases(output.dir, history);
 	await withDeployedStack(context, settings.stackName, async (session) => {
 		const { clients, calls, stack } = session;
 		// What each system needs of the stack, and where public copies would fail: before anything starts.
@@ -303,6 +364,20 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 				: undefined;
 		const containers = checkedImages?.images ?? [];
 		await requireNotOlder(context, session, amis, current, context.options["allow-older"]);
+		requireNotRolledBack(history, kept, amis, containers, context.options["allow-rolled-back"]);
+		// Every image's SBOM, about exactly what is released, before anything moves.
+		const sboms = await checkSboms(root, [
+			...amis.map((ami) => ({
+				system: ami.system,
+				image: "virtual-machine" as const,
+				sha256: ami.imageSha256,
+			})),
+			...containers.map((image) => ({
+				system: image.system,
+				image: "oci-container" as const,
+				sha256: image.digest.replace(/^sha256:/, ""),
+			})),
+		]);
 		// Room for the public copies in every region, before anything is booted or distributed.
 		if (amis.length > 0 && stack.PublicAmis === "true") {
 			await requirePublicAmiRoom(context, session, amis, current, context.options["make-room"]);
@@ -339,12 +414,13 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 		const draft: ReleaseManifest = {
 			version,
 			releaseId,
-			releasedAt: firstReleased(output.json, releaseId),
+			releasedAt: firstReleased(output.json, releaseId, history),
 			stack: settings.stackName,
 			publicAmis: stack.PublicAmis === "true",
 			regions: stack.DistributionRegions.split(","),
 			amis: released,
 			...(index ? { containers: containerSection(index, containers, []) } : {}),
+			sboms: listedSboms(sboms),
 		};
 		// What the distribution made, checked where users get it before the pointers release owns move.
 		if (!dryRun) await requireReleaseHolds(context, session, draft, retryForMs);
@@ -356,9 +432,11 @@ export default async function release(context: TaskContext<ReleaseOptions>) {
 			...(index ? { containers: containerSection(index, containers, moving) } : {}),
 		};
 		if (dryRun) return;
-		// The page first: release.json, written last, says the release is done.
-		writePage(output.page, manifest);
-		writeJsonAtomically(output.json, manifest);
+		// The site's files, the history and the pages: release.json, written last, says the release is done.
+		writeReleaseFiles(output.dir, sboms, amiPredicates(manifest));
+		const releaseJson = `${JSON.stringify(manifest, null, 2)}\n`;
+		publishToHistory(output.dir, history, kept, manifest, releaseJson);
+		writeAtomically(output.json, releaseJson);
 		log(`wrote ${relative(root, output.json)} and ${relative(root, output.page)}.`);
 		if (amis.length > 0) process.stdout.write(`${amiTable(manifest)}\n`);
 		if (manifest.containers) {

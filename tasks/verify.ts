@@ -7,7 +7,8 @@
  * something could not be checked. Reads only, here and in AWS.
  */
 import { existsSync, realpathSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
+import type { TrustMaterial } from "@sigstore/verify";
 import { parametersUnder } from "../infra/verify/parameters.ts";
 import { HOME_REGION } from "../infra/vocabulary.ts";
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
@@ -23,6 +24,7 @@ import { TaskError, UsageError } from "./runner/errors.ts";
 import { appendStepSummary } from "./runner/github.ts";
 import type { TaskContext } from "./runner/task.ts";
 import { checkSnapshotContents } from "./verify/deep.ts";
+import { checkProvenance, readTrustedRoot } from "./verify/provenance.ts";
 import {
 	exitCodeOf,
 	reportJson,
@@ -94,6 +96,48 @@ async function supersededBy(
 		: `the release the stack's SSM parameters name now (${relative(root, currentPath)} is not here)`;
 }
 
+/**
+ * Where a release's site files are: beside release.json as the pipeline
+ * publishes it (and as --release FILE names a downloaded one), but for the
+ * current release on this machine, outputs/main/release/, where release
+ * writes them beside the page.
+ */
+function siteOf(root: string, path: string): string {
+	const output = releaseOutput(root);
+	return existsSync(output.json) && realpathSync(output.json) === realpathSync(path)
+		? output.dir
+		: dirname(path);
+}
+
+/** The signer and the trust --provenance checks against, or a usage error saying what to give. */
+function provenanceInputs(
+	root: string,
+	options: VerifyTaskOptions,
+): { repository: string; trust: TrustMaterial } {
+	const repository =
+		options.repository ??
+		stackSettings(cdkContext(root)).githubRepository ??
+		(process.env.GITHUB_REPOSITORY || undefined);
+	if (repository === undefined || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repository)) {
+		throw new UsageError(
+			repository === undefined
+				? "--provenance needs the GitHub repository whose pipeline signed the release: pass --repository owner/name (or set githubRepository in cdk.json's context)."
+				: `--repository ${repository} is not a GitHub repository; pass it as owner/name.`,
+		);
+	}
+	const file = options["trusted-root"];
+	if (file === undefined) {
+		throw new UsageError(
+			"--provenance needs Sigstore's trusted root: write it with `gh attestation trusted-root > trusted_root.jsonl` and pass --trusted-root trusted_root.jsonl.",
+		);
+	}
+	try {
+		return { repository, trust: readTrustedRoot(resolve(file)) };
+	} catch (error) {
+		throw new UsageError(`--trusted-root: ${(error as Error).message}.`);
+	}
+}
+
 export default async function verify(context: TaskContext<VerifyTaskOptions>) {
 	const { root, options } = context;
 	const retryForMs = durationOption(options["retry-for"], "retry-for", MAX_RETRY_FOR_MS, 0);
@@ -104,6 +148,8 @@ export default async function verify(context: TaskContext<VerifyTaskOptions>) {
 			`${relative(root, path) || path} is a release of the stack ${manifest.stack}, and this checkout's stackName is ${stackName}; set stackName to ${manifest.stack} in cdk.json's "context" to verify it, or name a release of ${stackName}.`,
 		);
 	}
+	// Before AWS: what --provenance needs from the user.
+	const provenance = options.provenance ? provenanceInputs(root, options) : undefined;
 	let report: VerifyReport;
 	try {
 		report = await withDeployedStack(
@@ -116,14 +162,24 @@ export default async function verify(context: TaskContext<VerifyTaskOptions>) {
 					movingTags: true,
 					retryForMs,
 				});
-				if (!options.deep) return checked.report;
-				const deep = await checkSnapshotContents(
-					context,
-					session,
-					manifest,
-					checked.sourceSnapshots,
-				);
-				return { ...checked.report, deep };
+				const deep = options.deep
+					? await checkSnapshotContents(context, session, manifest, checked.sourceSnapshots)
+					: undefined;
+				return {
+					...checked.report,
+					...(deep ? { deep } : {}),
+					...(provenance
+						? {
+								provenance: checkProvenance({
+									manifest,
+									releasePath: path,
+									site: siteOf(root, path),
+									...provenance,
+									...(deep ? { deep } : {}),
+								}),
+							}
+						: {}),
+				};
 			},
 			VERIFY_RETRY_POLICY,
 		);

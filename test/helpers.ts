@@ -16,6 +16,7 @@ export {
 	type FixtureMode,
 	fixtureFlake,
 	HOST,
+	KVM_NIX_CONFIG,
 	OFFLINE_NIX_CONFIG,
 	projectCopy,
 	REPO,

@@ -19,6 +19,7 @@ import {
 	bunTask,
 	fixtureFlake,
 	HOST,
+	KVM_NIX_CONFIG,
 	OFFLINE_NIX_CONFIG as OFFLINE,
 	pathWithout,
 	projectCopy,
@@ -28,7 +29,7 @@ import {
 requireTool("nix", "apt-get install nix-bin");
 
 const FOREIGN = HOST === "x86_64-linux" ? "aarch64-linux" : "x86_64-linux";
-const WITH_KVM = `${OFFLINE}\nsystem-features = kvm`;
+const WITH_KVM = KVM_NIX_CONFIG;
 
 const project = projectCopy();
 const fixtureFlakeCopy = fixtureFlake();

@@ -4,12 +4,14 @@
  * stand-in's account with its ami.json, and per architecture a tiny image in
  * a real registry with its container.json, under the tags publish derives.
  */
+
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildIdOf, containerTag } from "../tasks/project/names.ts";
-import { leaveSnapshot, type World } from "./aws/world.ts";
+import { contentOf, leaveSnapshot, type World } from "./aws/world.ts";
 import { REPO } from "./helpers.ts";
 import type { Registry } from "./registry.ts";
+import { leaveSbom } from "./sboms.ts";
 
 export const SYSTEMS = {
 	"x86_64-linux": {
@@ -63,19 +65,28 @@ export function writeRecord(path: string, record: object) {
 	writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
 }
 
-/** What publish leaves for `system`'s AMI: a private, available AMI and its ami.json. */
-export function seedAmi({ world, projectDir }: ReleaseScene, system: System) {
-	const { ec2, build } = SYSTEMS[system];
+/**
+ * What publish leaves for `system`'s AMI: a private, available AMI and its
+ * ami.json; of the system's build unless another `build` (16 hex) is named,
+ * registered at `createdAt`.
+ */
+export function seedAmi(
+	{ world, projectDir }: ReleaseScene,
+	system: System,
+	build: string = SYSTEMS[system].build,
+	createdAt = "2026-12-01T00:00:00.000Z",
+) {
+	const { ec2 } = SYSTEMS[system];
 	const imageId = world.nextId("ami");
 	const imageName = `nixos-${LABEL}-${system}-${build}`;
 	const tags = { ManagedBy: "nix-images", BuildId: build, System: system };
 	const snapshotId = world.nextId("snap");
-	leaveSnapshot(world, snapshotId, "completed", { ...tags });
+	const snapshot = leaveSnapshot(world, snapshotId, "completed", { ...tags });
 	world.images.set(imageId, {
 		id: imageId,
 		name: imageName,
 		state: "available",
-		creationDate: "2026-12-01T00:00:00.000Z",
+		creationDate: createdAt,
 		architecture: ec2,
 		// As publish registers it (infra/publish/image.ts): verify checks each.
 		bootMode: "uefi",
@@ -86,7 +97,8 @@ export function seedAmi({ world, projectDir }: ReleaseScene, system: System) {
 		deprecationTime: DEPRECATE_AT,
 		rootDeviceName: "/dev/xvda",
 		blockDevices: [{ deviceName: "/dev/xvda", snapshotId }],
-		tags: { ...tags },
+		// The AMI's own tag, publish's digest of the disk image (its snapshot does not get it).
+		tags: { ...tags, ImageSha256: build.repeat(4) },
 		pollsUntilAvailable: 0,
 		region: "us-east-1",
 		public: false,
@@ -100,9 +112,12 @@ export function seedAmi({ world, projectDir }: ReleaseScene, system: System) {
 		imageId,
 		imageName,
 		snapshotId,
+		// As publish records it (verify's tests give the snapshot blocks and record them again).
+		snapshotContent: contentOf(snapshot),
 		deprecateAt: DEPRECATE_AT,
 		registered: {},
 	});
+	leaveSbom(projectDir, "virtual-machine", system, build.repeat(4));
 	return imageId;
 }
 
@@ -123,6 +138,7 @@ export function seedContainer({ registry, pushed, projectDir }: ReleaseScene, sy
 		nixVersion: NIX_VERSION,
 		configDigest: image.configDigest,
 	});
+	leaveSbom(projectDir, "oci-container", system, image.digest.replace(/^sha256:/, ""));
 }
 
 export function seed(
@@ -137,17 +153,21 @@ export function seed(
 	return amis;
 }
 
-/** Pushes a tiny image per architecture to the registry, as publish would have: under the tag publish derives from its digest. */
-export function pushImages({ registry, pushed, work }: ReleaseScene) {
+/**
+ * Pushes a tiny image per architecture to the registry, as publish would
+ * have: under the tag publish derives from its digest. Another `nonce` makes
+ * another build (other digests).
+ */
+export function pushImages({ registry, pushed, work }: ReleaseScene, nonce = "") {
 	for (const { architecture } of Object.values(SYSTEMS)) {
-		const archive = join(work, `${architecture}.tar`);
+		const archive = join(work, `${architecture}${nonce}.tar`);
 		for (const command of [
 			[
 				"bash",
 				join(REPO, "test/fixtures/images/docker-archive.sh"),
 				`${archive}.gz`,
 				architecture,
-				architecture,
+				`${architecture}${nonce}`,
 			],
 			["gunzip", "-f", `${archive}.gz`],
 		]) {

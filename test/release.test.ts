@@ -19,6 +19,7 @@ import {
 import { join } from "node:path";
 import { bootMarker } from "../tasks/project/boot-marker.ts";
 import { buildIdOf, containerTag } from "../tasks/project/names.ts";
+import { AMI_PREDICATE_TYPE, parseAmiStatement } from "../tasks/provenance/statements.ts";
 import { parametersIn, putParameter } from "./aws/ssm.ts";
 import { crashAfter, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
@@ -51,6 +52,7 @@ import {
 	seed as seedIn,
 	writeRecord,
 } from "./release-scene.ts";
+import { sbomText } from "./sboms.ts";
 
 requireTool("skopeo", "apt-get install skopeo");
 requireTool("podman", "apt-get install podman");
@@ -152,6 +154,12 @@ function expectOneReleaseOfEach(amis: Record<string, string>) {
 		const copies = manifest.amis[system].regions;
 		expect(Object.keys(copies).sort()).toEqual(["eu-west-1", "us-east-1"]);
 		expect(manifest.amis[system].sourceImage.imageId).toBe(imageId);
+		// Every copy carries the disk image's SHA-256, read from the source AMI, as release.json says.
+		const sha256 = SYSTEMS[system as System].build.repeat(4);
+		expect(manifest.amis[system].imageSha256).toBe(sha256);
+		for (const copy of Object.values(copies) as string[]) {
+			expect(world.images.get(copy)?.tags.ImageSha256).toBe(sha256);
+		}
 	}
 	const index = indexAt("latest");
 	expect(index?.digest).toBe(manifest.containers.indexDigest);
@@ -688,6 +696,35 @@ describe("release checks every record against AWS and the registry before it cha
 		expectNothingReleased();
 	});
 
+	test("an AMI without the ImageSha256 tag (an older publish's) is refused, saying to deregister it and publish again; an ImageSha256 other than ami.json's sha256 is refused", async () => {
+		const amis = seed({ amis: true });
+		const imageId = amis["x86_64-linux"] as string;
+		const image = world.images.get(imageId);
+		delete image?.tags.ImageSha256;
+		const untagged = await release();
+		expect(untagged.exitCode).toBe(1);
+		expect(untagged.stderr).toContain(
+			`The AMI ${imageId} that outputs/main/virtual-machine/x86_64-linux/ami.json names has no ImageSha256 tag (a publish older than that tag registered it, and no role may add it to an existing AMI); deregister it (\`aws ec2 deregister-image --region us-east-1 --image-id ${imageId}\`), publish again (\`bun task publish --system x86_64-linux\`) and release. Nothing was released.`,
+		);
+		// The tag, not the record, is believed: a record claiming another digest of the same build id…
+		if (image) image.tags.ImageSha256 = "1".repeat(64);
+		const claimed = `${"1".repeat(16)}${"a".repeat(48)}`;
+		rewrite("x86_64-linux", "virtual-machine", { sha256: claimed });
+		const record = await release();
+		expect(record.exitCode).toBe(1);
+		expect(record.stderr).toContain(`AMI tag ImageSha256 "${claimed}" (AWS: ${"1".repeat(64)})`);
+		// …and an AMI tagged with another digest than the record's.
+		rewrite("x86_64-linux", "virtual-machine", { sha256: "1".repeat(64) });
+		if (image) image.tags.ImageSha256 = "9".repeat(64);
+		const tagged = await release();
+		expect(tagged.exitCode).toBe(1);
+		expect(tagged.stderr).toContain(
+			`AMI tag ImageSha256 "${"1".repeat(64)}" (AWS: ${"9".repeat(64)})`,
+		);
+		expect(tagged.stderr).toContain("publish it again (`bun task publish --system x86_64-linux`)");
+		expectNothingReleased();
+	});
+
 	test("release.json and the page say what AWS says, not what the record adds", async () => {
 		seed({ amis: true });
 		rewrite("x86_64-linux", "virtual-machine", {
@@ -953,7 +990,7 @@ describe("release: file-system faults are one sentence, and nothing is half-writ
 		expect(existsSync(releaseJson)).toBe(false);
 	}
 
-	test("a full disk and a read-only one where the page goes", async () => {
+	test("a full disk and a read-only one where the site goes (its first file is an SBOM)", async () => {
 		seed({ amis: true });
 		mkdirSync(pageDir(), { recursive: true });
 		const disk = tmpfs(pageDir(), "4k");
@@ -961,15 +998,15 @@ describe("release: file-system faults are one sentence, and nothing is half-writ
 			// More than a tmpfs page of filler: room for nothing else.
 			writeFileSync(join(pageDir(), "filler"), Buffer.alloc(4096));
 			const full = await release(["--no-smoke-test"]);
-			expectOneSentence(
-				full,
-				"No space is left for outputs/main/release/index.html (ENOSPC); free some (`bun task clean`, `nix-collect-garbage`) and run the task again.",
+			expectOneSentence(full, "No space is left for outputs/main/release/sbom/");
+			expect(full.stderr).toContain(
+				"(ENOSPC); free some (`bun task clean`, `nix-collect-garbage`) and run the task again.",
 			);
 			rmSync(join(pageDir(), "filler"));
 			disk.remount("ro");
 			const readOnly = await release(["--no-smoke-test"]);
 			disk.remount("rw");
-			expectOneSentence(readOnly, "outputs/main/release/index.html.tmp-");
+			expectOneSentence(readOnly, "outputs/main/release/sbom");
 			expect(readOnly.stderr).toContain("is on a read-only file system; make it writable");
 		} finally {
 			disk.dispose();
@@ -987,7 +1024,7 @@ describe("release: file-system faults are one sentence, and nothing is half-writ
 		}
 		try {
 			const run = await release(["--no-smoke-test"]);
-			expectOneSentence(run, "Writing outputs/main/release/index.html.tmp-");
+			expectOneSentence(run, "Writing outputs/main/release/sbom is not permitted (EPERM)");
 			expect(run.stderr).toContain("is not permitted (EPERM); give this user write access to it");
 		} finally {
 			Bun.spawnSync(["chattr", "-i", pageDir()]);
@@ -1063,6 +1100,54 @@ describe("release refuses, in one sentence, before anything changes", () => {
 		expect(world.instances.size).toBe(0);
 	});
 
+	test.each([
+		["missing", () => undefined, "is missing: the release carries every image's SBOM"],
+		[
+			"of another build",
+			(path: string) => writeFileSync(path, sbomText("virtual-machine", "ee".repeat(32))),
+			`describes sha256:${"ee".repeat(32)}, not the released disk image sha256:`,
+		],
+		[
+			"not CycloneDX",
+			(path: string) => writeFileSync(path, JSON.stringify({ bomFormat: "CycloneDX" })),
+			"is not valid CycloneDX 1.6 (",
+		],
+	] as const)(
+		"with an SBOM that is %s, naming it and how to make it again",
+		async (_kind, spoil, says) => {
+			seed();
+			const path = join(project.dir, "outputs/main/virtual-machine/aarch64-linux/sbom.cdx.json");
+			rmSync(path);
+			spoil(path);
+			const run = await release();
+			expect(run.exitCode).toBe(1);
+			expect(run.stderr).toContain(
+				`outputs/main/virtual-machine/aarch64-linux/sbom.cdx.json ${says}`,
+			);
+			expect(run.stderr).toContain(
+				"make it again where the image was built (`bun task sbom --system aarch64-linux`; in CI the images job uploads it with the records) and release again. Nothing was released.",
+			);
+			expect(world.instances.size).toBe(0);
+			expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");
+			expect(indexAt("latest")).toBeUndefined();
+		},
+	);
+
+	test("with a container's SBOM that describes another image", async () => {
+		seed();
+		const other = pushed.arm64;
+		writeFileSync(
+			join(project.dir, "outputs/main/oci-container/x86_64-linux/sbom.cdx.json"),
+			sbomText("oci-container", String(other?.digest).replace("sha256:", "")),
+		);
+		const run = await release();
+		expect(run.exitCode).toBe(1);
+		expect(run.stderr).toContain(
+			`outputs/main/oci-container/x86_64-linux/sbom.cdx.json describes ${other?.digest}, not the released container image`,
+		);
+		expect(standIn.calls).not.toContain("imagebuilder:DistributeImage");
+	});
+
 	test("with a record publish did not write", async () => {
 		seed({ amis: true });
 		writeRecord(recordPath("virtual-machine", "aarch64-linux"), { system: "aarch64-linux" });
@@ -1109,6 +1194,87 @@ describe("release refuses, in one sentence, before anything changes", () => {
 	});
 });
 
+describe("release carries the SBOMs", () => {
+	beforeEach(freshRelease);
+
+	test("each image's SBOM goes into the site and release.json with its SHA-256 and subject; each system's AMI statement predicate beside them; the page lists them", async () => {
+		seed();
+		const site = join(project.dir, "outputs/main/release");
+		// A file of an earlier release that this one does not carry goes.
+		mkdirSync(join(site, "sbom/riscv64-linux"), { recursive: true });
+		writeFileSync(join(site, "sbom/riscv64-linux/oci-container.cdx.json"), "{}");
+		const run = await release();
+		expect(run.exitCode).toBe(0);
+		const manifest = manifestOf();
+		const expected = (Object.keys(SYSTEMS) as System[]).sort().flatMap((system) => [
+			{
+				system,
+				image: "oci-container",
+				subject: manifest.containers.images[SYSTEMS[system].architecture].digest,
+			},
+			{
+				system,
+				image: "virtual-machine",
+				subject: `sha256:${SYSTEMS[system].build.repeat(4)}`,
+			},
+		]);
+		expect(
+			manifest.sboms.map(({ system, image, subject }: Record<string, string>) => ({
+				system,
+				image,
+				subject,
+			})),
+		).toEqual(expected);
+		for (const sbom of manifest.sboms) {
+			const file = join(site, sbom.path);
+			expect(sbom.path).toBe(`sbom/${sbom.system}/${sbom.image}.cdx.json`);
+			const text = readFileSync(file, "utf8");
+			expect(new Bun.CryptoHasher("sha256").update(text).digest("hex")).toBe(sbom.sha256);
+			// Byte for byte what the build left.
+			expect(text).toBe(
+				readFileSync(
+					join(project.dir, "outputs/main", sbom.image, sbom.system, "sbom.cdx.json"),
+					"utf8",
+				),
+			);
+		}
+		expect(existsSync(join(site, "sbom/riscv64-linux/oci-container.cdx.json"))).toBe(false);
+		for (const system of Object.keys(SYSTEMS) as System[]) {
+			const release = manifest.amis[system];
+			expect(release.imageSha256).toBe(SYSTEMS[system].build.repeat(4));
+			expect(release.snapshotId).toMatch(/^snap-/);
+			const predicate = JSON.parse(
+				readFileSync(join(site, `provenance/${system}.ami-predicate.json`), "utf8"),
+			);
+			// What the statement signs is what release.json says (parsed back as verify does).
+			const parsed = parseAmiStatement({
+				_type: "https://in-toto.io/Statement/v1",
+				subject: [{ name: "nixos.img", digest: { sha256: release.imageSha256 } }],
+				predicateType: AMI_PREDICATE_TYPE,
+				predicate,
+			});
+			expect(parsed.ok).toBe(true);
+			expect(predicate).toMatchObject({
+				system,
+				buildId: release.buildId,
+				snapshotId: release.snapshotId,
+				sourceImage: { region: "us-east-1", imageId: release.sourceImage.imageId },
+				regions: release.regions,
+			});
+		}
+		const page = readFileSync(join(site, "index.html"), "utf8");
+		for (const sbom of manifest.sboms) {
+			expect(page).toContain(`href="${sbom.path}"`);
+			expect(page).toContain(`sha256:${sbom.sha256}`);
+		}
+		expect(page).toContain('href="vulnerabilities/report.txt"');
+		// release-page renders the same page from release.json alone.
+		const again = await bunTask(["release-page"], { cwd: project.dir, env: env() });
+		expect(again.exitCode).toBe(0);
+		expect(readFileSync(join(site, "index.html"), "utf8")).toBe(page);
+	});
+});
+
 describe("a SIGKILL between any two steps, then a re-run", () => {
 	beforeEach(freshRelease);
 	/** Each AWS step, killed after AWS did its work and before its answer arrived. */
@@ -1143,6 +1309,54 @@ describe("a SIGKILL between any two steps, then a re-run", () => {
 		},
 		60_000,
 	);
+
+	test("killed between the distribution and tagging the copies, or after the first copy's tag, the re-run tags every copy, each once", async () => {
+		const isCopy = (id: string | null) => world.images.get(id ?? "")?.sourceImageId !== undefined;
+		const digestTaggings = () =>
+			world.taggings.filter((tagging) => tagging.requestTags.ImageSha256 !== undefined);
+		// The copies read before any is tagged: the distribution is done, no copy tagged yet.
+		const amis = seed();
+		const child = spawnRelease();
+		standIn.hooks.set("DescribeImages", ({ params }) => {
+			if (!isCopy(params.get("ImageId.1"))) return undefined;
+			child.kill("SIGKILL");
+			return "drop";
+		});
+		expect(await child.exited).toBe(137);
+		standIn.hooks.clear();
+		expect(world.imageBuilderImages.size).toBeGreaterThan(0);
+		expect(digestTaggings()).toEqual([]);
+		expect((await release()).exitCode).toBe(0);
+		expectOneReleaseOfEach(amis);
+		const copies = Object.values(manifestOf().amis).flatMap((system) =>
+			Object.values((system as { regions: Record<string, string> }).regions),
+		);
+		expect(
+			digestTaggings()
+				.map((t) => t.resource.split("/")[1])
+				.sort(),
+		).toEqual(copies.sort());
+
+		// The first copy's tag put, its answer lost in the crash: the re-run sees it and puts it again nowhere.
+		await freshRelease();
+		const again = seed();
+		const second = spawnRelease();
+		standIn.hooks.set("CreateTags", ({ params }) => {
+			if (params.get("Tag.1.Key") !== "ImageSha256") return undefined;
+			second.kill("SIGKILL");
+			return "drop";
+		});
+		expect(await second.exited).toBe(137);
+		standIn.hooks.clear();
+		const before = digestTaggings().map((t) => t.resource);
+		expect(before.length).toBeGreaterThan(0);
+		expect((await release()).exitCode).toBe(0);
+		expectOneReleaseOfEach(again);
+		const resources = digestTaggings().map((t) => t.resource);
+		expect(new Set(resources).size).toBe(resources.length);
+		expect(resources).toHaveLength(4);
+		for (const resource of before) expect(resources).toContain(resource);
+	}, 120_000);
 
 	/** Each registry step: the runner is killed while a spy holds the step. */
 	const registrySteps: [step: string, env: Record<string, string>][] = [

@@ -23,6 +23,7 @@ import {
 	tempDir,
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
+import { leaveSbom } from "./sboms.ts";
 
 requireTool("skopeo", "apt-get install skopeo");
 requireTool("podman", "apt-get install podman");
@@ -101,6 +102,8 @@ function publishedBuild(system: "x86_64-linux" | "aarch64-linux", buildId: strin
 			snapshotId: image?.blockDevices[0]?.snapshotId,
 		}),
 	);
+	// The SBOM the build writes beside the image, which release carries.
+	leaveSbom(project.dir, "virtual-machine", system, buildId.repeat(4));
 	return build;
 }
 
@@ -344,6 +347,41 @@ describe("prune", () => {
 		return { index: registry.serves(`alias/nix:2.31.2-${release}`)?.digest ?? "", images: digests };
 	}
 
+	/**
+	 * Pushes a tiny image under `tag` (an attestation or signature in the
+	 * referrers tag scheme, as pushed where ECR Public lacks the referrers API).
+	 */
+	function pushAttached(tag: string, nonce: string): string {
+		const archive = join(work, `attached-${nonce}.tar`);
+		for (const command of [
+			[
+				"bash",
+				join(REPO, "test/fixtures/images/docker-archive.sh"),
+				`${archive}.gz`,
+				"amd64",
+				nonce,
+			],
+			["gunzip", "-f", `${archive}.gz`],
+			[
+				"skopeo",
+				"copy",
+				"--dest-authfile",
+				registry.authFile,
+				`docker-archive:${archive}`,
+				`docker://${registry.host}/alias/nix:${tag}`,
+			],
+		]) {
+			const run = Bun.spawnSync(command, {
+				env: { ...process.env, ...registry.env },
+				stderr: "pipe",
+			});
+			if (run.exitCode !== 0) throw new Error(run.stderr.toString());
+		}
+		return registry.serves(`alias/nix:${tag}`)?.digest ?? "";
+	}
+	const scheme = (digest: string, suffix = "") =>
+		`sha256-${digest.replace("sha256:", "")}${suffix}`;
+
 	/** The ids in prune's printed plan: AMIs, snapshots and image digests. */
 	const planned = (stdout: string) =>
 		[...stdout.matchAll(/(ami-[0-9a-f]+|snap-[\w-]+|sha256:[0-9a-f]{64})/g)]
@@ -410,6 +448,63 @@ describe("prune", () => {
 
 		const again = await task(["prune", "--dry-run"]);
 		expect(again.stderr).toContain("nothing to prune.");
+	}, 120_000);
+
+	test("the tag-scheme attestations and signatures of each image it deletes go with it, listed first; those of what it keeps stay", async () => {
+		// Their own release ids: podman's store keeps each test's manifest lists by name.
+		const releases = ["444444444444", "555555555555", "666666666666"].map((id, i) =>
+			pushRelease(id, `a${i}`),
+		);
+		const [gone, kept, newest] = releases as [
+			{ index: string; images: string[] },
+			{ index: string; images: string[] },
+			{ index: string; images: string[] },
+		];
+		// Of what goes (keep 2): the oldest index's signature, an attestation of one of its platform
+		// manifests and that attestation's signature; and a signature whose subject is gone already.
+		const goneSignature = pushAttached(scheme(gone.index, ".sig"), "sig of gone index");
+		const goneAttestation = pushAttached(scheme(gone.images[0] as string), "att of gone image");
+		const goneChain = pushAttached(scheme(goneAttestation, ".sig"), "sig of gone att");
+		const orphan = pushAttached(scheme(`sha256:${"e".repeat(64)}`, ".sig"), "sig of nothing");
+		// Of what stays: the kept index's attestation and its signature (attached to an attachment),
+		// and a signature of the newest index's platform manifest.
+		const keptAttestation = pushAttached(scheme(kept.index, ".att"), "att of kept index");
+		const keptChain = pushAttached(scheme(keptAttestation, ".sig"), "sig of kept att");
+		const keptSignature = pushAttached(scheme(newest.images[1] as string, ".sig"), "sig of newest");
+		const attachedGoing = [goneSignature, goneAttestation, goneChain, orphan];
+
+		const dry = await task(["prune", "--dry-run"]);
+		expect(dry.stderr).not.toContain("✗");
+		expect(dry.exitCode).toBe(0);
+		expect(planned(dry.stdout)).toEqual([...attachedGoing, gone.index, ...gone.images].sort());
+		const line = (digest: string) =>
+			dry.stdout.split("\n").find((row) => row.includes(digest)) ?? "";
+		expect(line(goneSignature)).toContain(
+			`tags ${scheme(gone.index, ".sig")}: attached to an image which goes`,
+		);
+		expect(line(goneChain)).toContain("attached to an image which goes");
+		expect(line(orphan)).toContain("attached to an image no longer in the repository");
+		// Listed, and so deleted, before their subjects.
+		const position = (digest: string) => dry.stdout.indexOf(digest);
+		for (const attached of attachedGoing) {
+			for (const subject of [gone.index, ...gone.images]) {
+				expect(position(attached)).toBeLessThan(position(subject));
+			}
+		}
+
+		const run = await task(["prune"]);
+		expect(run.stderr).not.toContain("✗");
+		expect(run.exitCode).toBe(0);
+		for (const digest of [...attachedGoing, gone.index, ...gone.images]) {
+			expect(registry.serves(`alias/nix@${digest}`)).toBeUndefined();
+		}
+		for (const digest of [keptAttestation, keptChain, keptSignature, kept.index, newest.index]) {
+			expect(registry.serves(`alias/nix@${digest}`)?.digest).toBe(digest);
+		}
+		expect(registry.serves(`alias/nix:${scheme(kept.index, ".att")}`)?.digest).toBe(
+			keptAttestation,
+		);
+		expect((await task(["prune", "--dry-run"])).stderr).toContain("nothing to prune.");
 	}, 120_000);
 
 	test("a SIGKILL mid-prune and a re-run delete nothing twice and fail on nothing already gone; what a lifecycle policy deleted first is done", async () => {

@@ -16,7 +16,7 @@ import {
 	bunTask,
 	fixtureFlake,
 	HOST,
-	OFFLINE_NIX_CONFIG as OFFLINE,
+	KVM_NIX_CONFIG,
 	projectCopy,
 	REPO,
 	requireTool,
@@ -24,7 +24,7 @@ import {
 
 requireTool("nix", "apt-get install nix-bin");
 
-const WITH_KVM = `${OFFLINE}\nsystem-features = kvm`;
+const WITH_KVM = KVM_NIX_CONFIG;
 
 const project = projectCopy();
 const flakeCopy = fixtureFlake();

@@ -18,6 +18,8 @@ import { parametersIn, putParameter } from "./aws/ssm.ts";
 import { AwsError, type StandIn } from "./aws/stand-in.ts";
 import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
+import { attestSite } from "./fixtures/sigstore/attest-site.ts";
+import { type MockSigstore, startMockSigstore } from "./fixtures/sigstore/mock-sigstore.ts";
 import { bunTask, NO_AWS, projectCopy, requireTool, tempDir } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 import {
@@ -528,5 +530,104 @@ describe("verify refuses, in one sentence with exit 2", () => {
 		const notRelease = await verify(["--release", junk]);
 		expect(notRelease.exitCode).toBe(2);
 		expect(notRelease.stderr).toContain("is no release manifest");
+	}, 60_000);
+});
+
+describe("verify --provenance", () => {
+	const site = join(project.dir, "outputs/main/release");
+	const trustedRoot = join(work, "trusted_root.jsonl");
+	const REPOSITORY = "nix-images/nix-images";
+	let sigstore: MockSigstore;
+	beforeAll(async () => {
+		sigstore = await startMockSigstore();
+		writeFileSync(trustedRoot, `${JSON.stringify(sigstore.trustedRoot)}\n`);
+		// What the pipeline's attest steps leave for the release the suite made, signed as its pipeline.
+		await attestSite(site, manifest(), releaseJson, (payload) =>
+			sigstore.sign(payload, {
+				repository: REPOSITORY,
+				workflow: ".github/workflows/pipeline.yml",
+				ref: "refs/heads/main",
+			}),
+		);
+	});
+	afterAll(async () => {
+		await sigstore?.stop();
+		rmSync(join(site, "attestations"), { recursive: true, force: true });
+	});
+	const provenance = ["--provenance", "--trusted-root", trustedRoot, "--repository", REPOSITORY];
+
+	test("with --deep: each SBOM, each image's provenance, the AMI statements (against the bytes read back) and release.json's hold, exit 0", async () => {
+		const run = await verify([...provenance, "--deep"]);
+		if (run.exitCode !== 0) console.log(run.stdout, run.stderr.slice(-600));
+		expect(run.exitCode).toBe(0);
+		for (const system of Object.keys(SYSTEMS)) {
+			for (const image of ["oci-container", "virtual-machine"]) {
+				expect(run.stdout).toMatch(
+					new RegExp(`${system} ${image} SBOM\\s+sbom/${system}/${image}\\.cdx\\.json\\s+✓`),
+				);
+			}
+			expect(run.stdout).toMatch(new RegExp(`${system} disk image\\s+nixos\\.img\\s+✓`));
+			expect(run.stdout).toMatch(new RegExp(`${system} AMIs\\s+AMI statement\\s+✓`));
+		}
+		expect(run.stdout).toMatch(/container\s+index and each platform manifest\s+✓/);
+		expect(run.stdout).toMatch(/release\.json\s+SLSA provenance\s+✓/);
+	}, 60_000);
+
+	test("a release whose attestation is missing or signed by another repository fails (exit 1), naming it", async () => {
+		const index = join(site, "attestations/index.json");
+		const listed = readFileSync(index, "utf8");
+		try {
+			const names = JSON.parse(listed).bundles.filter(
+				(name: string) => name !== "index.sigstore.json",
+			);
+			writeFileSync(index, JSON.stringify({ bundles: names }));
+			const missing = await verify(provenance);
+			expect(missing.exitCode).toBe(1);
+			expect(missing.stdout).toMatch(
+				new RegExp(
+					`container\\s+index and each platform manifest\\s+✗ SLSA provenance of ${manifest().containers.indexDigest} attestation: expected a bundle signed by ${REPOSITORY}'s \\.github/workflows/pipeline\\.yml at refs/heads/main, is none in attestations/`,
+				),
+			);
+			const other = await verify([...provenance.slice(0, 3), "--repository", "someone/else"]);
+			expect(other.exitCode).toBe(1);
+			expect(other.stdout).toContain("✗ SLSA provenance of");
+			expect(other.stderr).toContain("differ from release.json");
+		} finally {
+			writeFileSync(index, listed);
+		}
+	}, 60_000);
+
+	test("without a trusted root, with one that is not, or without a repository: exit 2 in one sentence, before AWS", async () => {
+		const before = standIn.calls.length;
+		const noRoot = await verify(["--provenance", "--repository", REPOSITORY]);
+		expect(noRoot.exitCode).toBe(2);
+		expect(noRoot.stderr).toContain(
+			"--provenance needs Sigstore's trusted root: write it with `gh attestation trusted-root > trusted_root.jsonl` and pass --trusted-root trusted_root.jsonl.",
+		);
+		const junk = join(work, "junk-root.json");
+		writeFileSync(junk, "{}");
+		const badRoot = await verify([
+			"--provenance",
+			"--trusted-root",
+			junk,
+			"--repository",
+			REPOSITORY,
+		]);
+		expect(badRoot.exitCode).toBe(2);
+		expect(badRoot.stderr).toContain(`--trusted-root: ${junk} is no Sigstore trusted root (`);
+		const noRepository = await bunTask(["verify", "--provenance", "--trusted-root", trustedRoot], {
+			cwd: project.dir,
+			env: { ...env(), GITHUB_REPOSITORY: undefined },
+		});
+		expect(noRepository.exitCode).toBe(2);
+		expect(noRepository.stderr).toContain(
+			"--provenance needs the GitHub repository whose pipeline signed the release: pass --repository owner/name (or set githubRepository in cdk.json's context).",
+		);
+		const badRepository = await verify([...provenance.slice(0, 3), "--repository", "not one"]);
+		expect(badRepository.exitCode).toBe(2);
+		expect(badRepository.stderr).toContain(
+			"--repository not one is not a GitHub repository; pass it as owner/name.",
+		);
+		expect(standIn.calls.length).toBe(before);
 	}, 60_000);
 });

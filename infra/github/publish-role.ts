@@ -4,7 +4,7 @@ import type { Construct } from "constructs";
 import { ec2ImageArns } from "../arns.ts";
 import { acceptWildcard } from "../findings.ts";
 import type { PublicRepository } from "../repository.ts";
-import { MANAGED_BY } from "../vocabulary.ts";
+import { IMAGE_SHA256_TAG, MANAGED_BY, PUBLISH_TAG_KEYS } from "../vocabulary.ts";
 import type { GitHubOidc } from "./oidc.ts";
 import { acceptReadStackOutputs, pushToRepository, readStackOutputs } from "./statements.ts";
 
@@ -48,7 +48,7 @@ export class PublishRole extends Role {
 		acceptWildcard(
 			this,
 			`arn:<AWS::Partition>:ec2:${stack.region}::image/*`,
-			"An AMI's ID exists only after RegisterImage; registering requires the ManagedBy tag on the request (tags only on creation), and deprecating requires it on the AMI.",
+			"An AMI's ID exists only after RegisterImage; registering requires the ManagedBy tag on the request (tags only on creation, publish's keys and the image's SHA-256 only), and deprecating requires it on the AMI.",
 		);
 	}
 }
@@ -88,16 +88,24 @@ function publishStatements(stack: Stack, props: PublishRoleProps): PolicyStateme
 			resources: [snapshot],
 			conditions: { StringEquals: managed },
 		}),
+		// Only as part of creating them (tagging an existing snapshot or AMI ManagedBy would make it
+		// "ours"), and only publish's keys: the image's SHA-256 on the AMI alone.
 		new PolicyStatement({
-			sid: "TagOnCreate",
+			sid: "TagSnapshotsOnStart",
 			actions: ["ec2:CreateTags"],
-			resources: [snapshot, image],
-			// Only as part of creating them: tagging an existing snapshot or AMI ManagedBy would make it "ours".
+			resources: [snapshot],
 			conditions: {
-				StringEquals: {
-					...tagging,
-					"ec2:CreateAction": ["RegisterImage", "StartSnapshot"],
-				},
+				StringEquals: { ...tagging, "ec2:CreateAction": "StartSnapshot" },
+				"ForAllValues:StringEquals": { "aws:TagKeys": [...PUBLISH_TAG_KEYS] },
+			},
+		}),
+		new PolicyStatement({
+			sid: "TagImagesOnRegister",
+			actions: ["ec2:CreateTags"],
+			resources: [image],
+			conditions: {
+				StringEquals: { ...tagging, "ec2:CreateAction": "RegisterImage" },
+				"ForAllValues:StringEquals": { "aws:TagKeys": [...PUBLISH_TAG_KEYS, IMAGE_SHA256_TAG] },
 			},
 		}),
 		new PolicyStatement({

@@ -8,6 +8,7 @@ import type { PublicRepository } from "../repository.ts";
 import {
 	ATTEMPT_TAG,
 	DISTRIBUTION_TAG,
+	IMAGE_SHA256_TAG,
 	MANAGED_BY,
 	PURPOSE_TAG,
 	RETRIES_TAG,
@@ -68,7 +69,7 @@ export class ReleaseRole extends Role {
 		acceptWildcard(
 			this,
 			"arn:<AWS::Partition>:ec2:*::image/*",
-			"Image Builder makes the copies in every region of the distribution under IDs known only afterwards; deprecating them, and retiring (launch permission removed, deregistered) what retention takes, require them to carry ManagedBy=nix-images, which the distribution configuration tags them with.",
+			"Image Builder makes the copies in every region of the distribution under IDs known only afterwards; deprecating them, tagging them with the disk image's SHA-256 (only that tag key), and retiring (launch permission removed, deregistered) what retention takes, require them to carry ManagedBy=nix-images, which the distribution configuration tags them with.",
 		);
 		acceptWildcard(
 			this,
@@ -79,7 +80,7 @@ export class ReleaseRole extends Role {
 			acceptWildcard(
 				this,
 				`arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter${name}`,
-				"One system's AMI parameter, by its exact name, in any region of the distribution (retention never takes the AMI a parameter names there).",
+				"One system's AMI parameter, by its exact name, in any region of the distribution: read (retention never takes the AMI a parameter names there) and, by rollback, pointed back at an earlier release's AMI there.",
 			);
 		}
 		const ec2InHome = (resource: string) =>
@@ -119,6 +120,15 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 	const ec2 = (resource: string) =>
 		stack.formatArn({ service: "ec2", region, resource, resourceName: "*" });
 	const managed = { [`aws:ResourceTag/${MANAGED_BY.key}`]: MANAGED_BY.value };
+	// Each system's AMI parameter by its exact name, in any region of the distribution.
+	const parameterArns = Object.values(props.distribution.parameterNames).map((name) =>
+		stack.formatArn({
+			service: "ssm",
+			region: "*",
+			resource: "parameter",
+			resourceName: name.slice(1),
+		}),
+	);
 	const smokeTestInstances = {
 		...managed,
 		[`aws:ResourceTag/${PURPOSE_TAG.key}`]: PURPOSE_TAG.value,
@@ -149,14 +159,14 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 			// Which build each system's parameter names (release refuses older ones), and in every
 			// region which AMIs users get now (retention never takes those).
 			actions: ["ssm:GetParameter"],
-			resources: Object.values(props.distribution.parameterNames).map((name) =>
-				stack.formatArn({
-					service: "ssm",
-					region: "*",
-					resource: "parameter",
-					resourceName: name.slice(1),
-				}),
-			),
+			resources: parameterArns,
+		}),
+		new PolicyStatement({
+			sid: "PointTheParametersBack",
+			// rollback: each system's parameter, by its exact name, back at an earlier release's AMI
+			// in each region (the distribution role writes them at a release).
+			actions: ["ssm:PutParameter"],
+			resources: parameterArns,
 		}),
 		new PolicyStatement({
 			sid: "LaunchSmokeTestInstances",
@@ -221,6 +231,20 @@ function releaseStatements(stack: Stack, props: ReleaseRoleProps): PolicyStateme
 				"ForAllValues:StringEquals": {
 					"aws:TagKeys": [SMOKE_TEST_TAG, ATTEMPT_TAG, DISTRIBUTION_TAG, RETRIES_TAG],
 				},
+			},
+		}),
+		new PolicyStatement({
+			sid: "TagOwnCopiesWithTheImageSha256",
+			// The source's digest onto its copies in every region: that one key only (and some key,
+			// which ForAllValues alone would not require), on AMIs the configuration tagged ManagedBy,
+			// never a source AMI (publish tags those BuildId, the copies have none), whose tag
+			// release reads and trusts.
+			actions: ["ec2:CreateTags"],
+			resources: [ec2ImageArns(stack, "*").image],
+			conditions: {
+				StringEquals: managed,
+				"ForAllValues:StringEquals": { "aws:TagKeys": [IMAGE_SHA256_TAG] },
+				Null: { "aws:TagKeys": "false", "aws:ResourceTag/BuildId": "true" },
 			},
 		}),
 		new PolicyStatement({

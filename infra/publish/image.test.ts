@@ -22,6 +22,7 @@ const calls = (dryRun = false, log: (line: string) => void = () => {}) =>
 		dryRun,
 		log,
 	);
+const SHA256 = "0123456789abcdef".repeat(4);
 const request = (dryRun = false, log?: (line: string) => void) => ({
 	calls: calls(dryRun, log),
 	ec2,
@@ -30,6 +31,7 @@ const request = (dryRun = false, log?: (line: string) => void) => ({
 	system: "x86_64-linux" as const,
 	snapshotId: "snap-1",
 	tags: { ManagedBy: "nix-images", BuildId: "0123456789abcdef" },
+	imageSha256: SHA256,
 	deprecateDays: 90,
 });
 const CREATED = "2026-12-01T10:00:30.000Z";
@@ -38,10 +40,11 @@ const available: Image = {
 	Name: request().name,
 	State: "available",
 	CreationDate: CREATED,
+	Tags: [{ Key: "ImageSha256", Value: SHA256 }],
 };
 
 describe("ensureImage", () => {
-	test("registers a missing AMI for Nitro (UEFI, IMDSv2, ENA, SR-IOV, gp3, TPM on x86), tagged, then deprecates it", async () => {
+	test("registers a missing AMI for Nitro (UEFI, IMDSv2, ENA, SR-IOV, gp3, TPM on x86), tagged with the image's SHA-256 too, then deprecates it", async () => {
 		ec2Mock
 			.on(DescribeImagesCommand, { Filters: [{ Name: "name", Values: [request().name] }] })
 			.resolves({ Images: [] })
@@ -81,6 +84,7 @@ describe("ensureImage", () => {
 					Tags: [
 						{ Key: "ManagedBy", Value: "nix-images" },
 						{ Key: "BuildId", Value: "0123456789abcdef" },
+						{ Key: "ImageSha256", Value: SHA256 },
 					],
 				},
 			],
@@ -98,6 +102,28 @@ describe("ensureImage", () => {
 		expect(image).toMatchObject({ imageId: "ami-1", existed: true });
 		expect(ec2Mock.commandCalls(RegisterImageCommand)).toHaveLength(0);
 		expect(ec2Mock.commandCalls(EnableImageDeprecationCommand)).toHaveLength(0);
+	});
+	test("an AMI of the name without the image's ImageSha256 (an older publish's), or with another, is refused in one sentence saying to deregister it", async () => {
+		for (const [tags, carries] of [
+			[
+				[],
+				"has no ImageSha256 tag (a publish older than that tag registered it, and no role may add it to an existing AMI)",
+			],
+			[
+				[{ Key: "ImageSha256", Value: "f".repeat(64) }],
+				`carries ImageSha256 ${"f".repeat(64)}, not this image's ${SHA256}`,
+			],
+		] as const) {
+			ec2Mock.reset();
+			ec2Mock.on(DescribeImagesCommand).resolves({ Images: [{ ...available, Tags: [...tags] }] });
+			const error = await ensureImage(request()).catch((e) => e);
+			expect(error).toBeInstanceOf(PublishError);
+			expect(error.message).toBe(
+				`AMI ami-1 (${request().name}) ${carries}; deregister it (\`aws ec2 deregister-image --region us-east-1 --image-id ami-1\`) and publish again, which registers it anew from the same snapshot.`,
+			);
+			expect(ec2Mock.commandCalls(RegisterImageCommand)).toHaveLength(0);
+			expect(ec2Mock.commandCalls(EnableImageDeprecationCommand)).toHaveLength(0);
+		}
 	});
 	test("a lost RegisterImage answer comes back as InvalidAMIName.Duplicate, and the AMI is found by its name", async () => {
 		const duplicate = Object.assign(new Error("AMI name is already in use"), {

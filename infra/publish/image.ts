@@ -15,7 +15,7 @@ import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode, PublishError } from "../sdk/errors.ts";
 import { pollUntil } from "../sdk/poll.ts";
 import { awsTimeMs } from "../sdk/times.ts";
-import { HOME_REGION, type System } from "../vocabulary.ts";
+import { HOME_REGION, IMAGE_SHA256_TAG, type System } from "../vocabulary.ts";
 import { type Registration, registration } from "./registration.ts";
 
 const DAY_MS = 24 * 60 * 60_000;
@@ -46,7 +46,10 @@ export interface ImageRequest {
 	description: string;
 	system: System;
 	snapshotId: string;
+	/** The tags the AMI shares with its snapshot. */
 	tags: Record<string, string>;
+	/** The disk image's SHA-256 (64 hex digits): the AMI's IMAGE_SHA256_TAG, which its snapshot does not get. */
+	imageSha256: string;
 	/** Days after registration at which the AMI is deprecated. */
 	deprecateDays: number;
 }
@@ -95,7 +98,10 @@ async function registerImage(
 				TagSpecifications: [
 					{
 						ResourceType: "image",
-						Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })),
+						Tags: Object.entries({
+							...request.tags,
+							[IMAGE_SHA256_TAG]: request.imageSha256,
+						}).map(([Key, Value]) => ({ Key, Value })),
 					},
 				],
 			}),
@@ -172,13 +178,32 @@ async function deprecate(calls: AwsCalls, ec2: EC2Client, image: Image, days: nu
 }
 
 /**
+ * An AMI of this name found already registered must carry this image's
+ * ImageSha256 tag: one registered by a publish older than the tag has none,
+ * and the publish role may tag an AMI only as it registers it.
+ */
+function requireImageSha256(image: Image, request: ImageRequest): void {
+	const found = image.Tags?.find((tag) => tag.Key === IMAGE_SHA256_TAG)?.Value;
+	if (found === request.imageSha256) return;
+	const carries =
+		found === undefined
+			? `has no ${IMAGE_SHA256_TAG} tag (a publish older than that tag registered it, and no role may add it to an existing AMI)`
+			: `carries ${IMAGE_SHA256_TAG} ${found}, not this image's ${request.imageSha256}`;
+	throw new PublishError(
+		`AMI ${image.ImageId} (${request.name}) ${carries}; deregister it (\`aws ec2 deregister-image --region ${HOME_REGION} --image-id ${image.ImageId}\`) and publish again, which registers it anew from the same snapshot.`,
+	);
+}
+
+/**
  * The snapshot as a registered, available, deprecation-dated private AMI of
- * this build: idempotent on the AMI's name (unique per build and region) and,
+ * this build, tagged with the image's SHA-256: idempotent on the AMI's name
+ * (unique per build and region; an AMI found by it must carry that tag) and,
  * for the deprecation, on a date derived from its creation.
  */
 export async function ensureImage(request: ImageRequest): Promise<RegisteredImage> {
 	const { calls, ec2, name } = request;
 	const { image, existed, registeredAt } = await registerImage(request);
+	if (existed && image !== undefined) requireImageSha256(image, request);
 	const registered = registration(request.system, request.snapshotId);
 	if (image?.ImageId === undefined) {
 		calls.log(

@@ -3,10 +3,12 @@
  * A deprecation time: the copies get none of their own (only AWS's 2-year
  * default for public AMIs), so each gets the source's, as NixOS/amis
  * deprecates every copy, capped at 2 years from the copy's creation when it
- * is public (EnableImageDeprecation's limit). And its snapshots are tagged
+ * is public (EnableImageDeprecation's limit). Its snapshots are tagged
  * ManagedBy, BuildId and System (the configuration tags the AMI only), so
  * retention may delete them with the AMI, under the same tag conditions as
- * everything else it deletes.
+ * everything else it deletes. And the copy itself gets the source's
+ * ImageSha256 tag (the configuration's tags are the same for every build),
+ * so whoever holds a copy's id reads the disk image's digest from it.
  */
 import {
 	CreateTagsCommand,
@@ -28,7 +30,8 @@ const justCopied = {
 };
 
 /**
- * Every copy's snapshots tagged (tagSnapshots), then EnableImageDeprecation
+ * Every copy tagged with `imageTags` (tagImage) and its snapshots with
+ * `snapshotTags` (tagSnapshots), then EnableImageDeprecation
  * of every copy at the source's deprecation time (or
  * 2 years after the copy's creation, if sooner, for public copies),
  * idempotent on that date, derived from the AMIs: a copy already deprecated
@@ -42,6 +45,7 @@ export async function finishCopies(
 	copies: Readonly<Record<string, string>>,
 	publicAmis: boolean,
 	snapshotTags: Readonly<Record<string, string>>,
+	imageTags: Readonly<Record<string, string>>,
 ): Promise<Record<string, string>> {
 	const { Images } = await calls.read(
 		home,
@@ -58,7 +62,10 @@ export async function finishCopies(
 				{ ...justCopied, madeAt: Date.now() },
 			);
 			const copy = found?.[0];
-			if (copy) await tagSnapshots(calls, ec2, copy, snapshotTags);
+			if (copy) {
+				await tagImage(calls, ec2, copy, imageTags);
+				await tagSnapshots(calls, ec2, copy, snapshotTags);
+			}
 			const created = copy?.CreationDate ? awsTimeMs(copy.CreationDate) : Date.now();
 			// Whole minutes, what EC2 stores; the cap rounds down so it stays within AWS's limit.
 			const cap = publicAmis
@@ -77,6 +84,29 @@ export async function finishCopies(
 		}),
 	);
 	return Object.fromEntries(set.filter(([, at]) => at !== ""));
+}
+
+/**
+ * CreateTags on a copy of the tags it lacks (or has with another value),
+ * idempotent on the tags themselves: a re-run reads them on the copy and
+ * puts none again, and putting one again changes nothing.
+ */
+async function tagImage(
+	calls: AwsCalls,
+	ec2: EC2Client,
+	copy: Image,
+	tags: Readonly<Record<string, string>>,
+): Promise<void> {
+	const has = new Map((copy.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
+	const missing = Object.entries(tags).filter(([key, value]) => has.get(key) !== value);
+	if (missing.length === 0 || copy.ImageId === undefined) return;
+	await calls.write(
+		ec2,
+		new CreateTagsCommand({
+			Resources: [copy.ImageId],
+			Tags: missing.map(([Key, Value]) => ({ Key, Value })),
+		}),
+	);
 }
 
 /** CreateTags on a copy's snapshots, idempotent on the tags (setting them again changes nothing). */

@@ -12,7 +12,13 @@ import {
 import type { AwsCalls } from "../sdk/calls.ts";
 import { errorCode } from "../sdk/errors.ts";
 import { awsTimeIso } from "../sdk/times.ts";
-import { HOME_REGION, MANAGED_BY, SYSTEM_ARCHITECTURES, type System } from "../vocabulary.ts";
+import {
+	HOME_REGION,
+	IMAGE_SHA256_TAG,
+	MANAGED_BY,
+	SYSTEM_ARCHITECTURES,
+	type System,
+} from "../vocabulary.ts";
 
 /** What a record claims (ami.json's fields release uses). */
 export interface ClaimedImage {
@@ -23,6 +29,8 @@ export interface ClaimedImage {
 	/** The name publish derives from the record's build (label, system, build id). */
 	name: string;
 	snapshotId: string;
+	/** The disk image's SHA-256 the record claims (ami.json's sha256). */
+	sha256: string;
 }
 
 /** The AMI as EC2 describes it, once it matches the claim. */
@@ -34,6 +42,8 @@ export interface CheckedImage {
 	snapshotId: string;
 	/** When the AMI was registered (ISO 8601): the build's date. */
 	createdAt: string;
+	/** The AMI's ImageSha256 tag, as EC2 has it (equal to the claim's sha256). */
+	imageSha256: string;
 }
 
 /** One field where the record and AWS disagree. */
@@ -83,15 +93,19 @@ async function ownImage(
 /**
  * Checks the claim against the AMI in the home region and its root
  * snapshot: owned by this account, available, tagged ManagedBy with the
- * claim's BuildId and System (the AMI and the snapshot), named as publish
- * names it, of the system's architecture. Returns what AWS says, the
- * fields that disagree, or that the AMI is gone (deregistered, or never was).
+ * claim's BuildId and System (the AMI and the snapshot) and, the AMI, with
+ * the claim's sha256 as ImageSha256, named as publish names it, of the
+ * system's architecture. Returns what AWS says, the fields that disagree,
+ * that the AMI is gone (deregistered, or never was), or that it is right
+ * but for the ImageSha256 tag, which a publish older than it did not set.
  */
 export async function checkSourceImage(
 	calls: AwsCalls,
 	ec2: EC2Client,
 	claim: ClaimedImage,
-): Promise<{ image: CheckedImage } | { mismatches: Mismatch[] } | { gone: true }> {
+): Promise<
+	{ image: CheckedImage } | { mismatches: Mismatch[] } | { gone: true } | { untagged: true }
+> {
 	if (claim.region !== HOME_REGION) {
 		return {
 			mismatches: [
@@ -138,7 +152,10 @@ export async function checkSourceImage(
 			mismatches.push(...tagMismatches("snapshot", snapshot.Tags, claim));
 		}
 	}
-	if (mismatches.length > 0) return { mismatches };
+	const imageSha256 = image.Tags?.find((tag) => tag.Key === IMAGE_SHA256_TAG)?.Value;
+	if (imageSha256 === undefined && mismatches.length === 0) return { untagged: true };
+	differ(`AMI tag ${IMAGE_SHA256_TAG}`, claim.sha256, imageSha256);
+	if (mismatches.length > 0 || imageSha256 === undefined) return { mismatches };
 	return {
 		image: {
 			imageId: claim.imageId,
@@ -147,6 +164,7 @@ export async function checkSourceImage(
 			system: claim.system,
 			snapshotId: root ?? claim.snapshotId,
 			createdAt: awsTimeIso(image.CreationDate) ?? "",
+			imageSha256,
 		},
 	};
 }

@@ -12,7 +12,7 @@ import {
 import { registration } from "../publish/registration.ts";
 import type { AwsCalls } from "../sdk/calls.ts";
 import { awsTimeMs } from "../sdk/times.ts";
-import type { System } from "../vocabulary.ts";
+import { IMAGE_SHA256_TAG, type System } from "../vocabulary.ts";
 import { compare, type Finding } from "./findings.ts";
 
 /** An AMI as the release says it is. */
@@ -24,6 +24,11 @@ export interface ExpectedImage {
 	public: boolean;
 	/** Tags it must carry (others may be there too). */
 	tags: Record<string, string>;
+	/**
+	 * The disk image's SHA-256 its ImageSha256 tag must hold, source and
+	 * copies alike: release.json's imageSha256, where the release records one.
+	 */
+	imageSha256?: string;
 }
 
 /** What one region's AMIs and their root snapshots say. */
@@ -39,7 +44,8 @@ export interface ImagesInRegion {
  * as the release says, of the system's architecture, booting as publish
  * registered it (UEFI, IMDSv2 only, ENA, SR-IOV, NitroTPM where the system
  * has it), deprecated in the future (not yet), public exactly when
- * expected, tagged; and its root snapshot exists and is completed.
+ * expected, tagged (with the image's SHA-256 too, where the release
+ * records it); and its root snapshot exists and is completed.
  * Deprecated and disabled AMIs are included, so they are found and named.
  */
 export async function checkImages(
@@ -96,7 +102,11 @@ export async function checkImages(
 		}
 		compare(findings, base, "public", String(want.public), String(image.Public ?? false));
 		const tags = Object.fromEntries((image.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
-		for (const [key, value] of Object.entries(want.tags)) {
+		const wanted = {
+			...want.tags,
+			...(want.imageSha256 === undefined ? {} : { [IMAGE_SHA256_TAG]: want.imageSha256 }),
+		};
+		for (const [key, value] of Object.entries(wanted)) {
 			compare(findings, base, `tag ${key}`, value, tags[key]);
 		}
 		const root = image.BlockDeviceMappings?.find(

@@ -13,6 +13,8 @@ export const FORMATS = {
 	/** An SSM parameter name of a path: /a/b/c, at most 1011 characters. */
 	ssmParameter: /^(\/[A-Za-z0-9_.-]+){1,15}$/,
 	digest: /^sha256:[0-9a-f]{64}$/,
+	/** A file's SHA-256 as 64 hex digits (the disk image's, its AMIs' ImageSha256 tag). */
+	sha256: /^[0-9a-f]{64}$/,
 	/** The start of an image's SHA-256 (names.ts). */
 	buildId: /^[0-9a-f]{16}$/,
 	/** A release's id: the start of a SHA-256 of its builds. */

@@ -87,6 +87,11 @@ const retryForOption = {
 	default: "60s",
 } as const;
 
+const allowRolledBackOption = {
+	type: "boolean",
+	doc: "Release (or roll back to) a build that an earlier rollback took users off.",
+} as const;
+
 export const releaseOptions = {
 	"smoke-test": {
 		type: "boolean",
@@ -109,6 +114,7 @@ export const releaseOptions = {
 		// The pipeline sets it from the repository variable RELEASE_MAKE_ROOM.
 		env: "NIX_IMAGES_MAKE_ROOM",
 	},
+	"allow-rolled-back": allowRolledBackOption,
 	"retry-for": retryForOption,
 } as const;
 export type ReleaseOptions = OptionValues<typeof releaseOptions>;
@@ -127,6 +133,21 @@ export const verifyOptions = {
 		type: "boolean",
 		doc: "Print the results as JSON instead of the table.",
 	},
+	provenance: {
+		type: "boolean",
+		doc: "Also check the release's SBOMs and attestations (sbom/ and attestations/ beside release.json, as the pipeline publishes them): each signed by this repository's pipeline, about the released digests.",
+	},
+	"trusted-root": {
+		type: "string",
+		doc: "Sigstore's trusted root for --provenance: what `gh attestation trusted-root > trusted_root.jsonl` writes.",
+		placeholder: "file",
+		env: "NIX_IMAGES_TRUSTED_ROOT",
+	},
+	repository: {
+		type: "string",
+		doc: "The GitHub repository (owner/name) whose pipeline must have signed the attestations; else cdk.json's githubRepository, else $GITHUB_REPOSITORY.",
+		placeholder: "owner/name",
+	},
 	"retry-for": retryForOption,
 } as const;
 export type VerifyTaskOptions = OptionValues<typeof verifyOptions>;
@@ -144,3 +165,18 @@ export const sbomOptions = {
 	system: systemOption,
 } as const;
 export type SbomOptions = OptionValues<typeof sbomOptions>;
+
+export const rollbackOptions = {
+	to: {
+		type: "string",
+		doc: "The release to put users back on: its release id (or version) from the history, or `previous` (the newest before the current one that is not rolled back).",
+		placeholder: "release",
+	},
+	deprecate: {
+		type: "boolean",
+		doc: "Also deprecate the AMIs of the release left behind, now (never deregistered).",
+	},
+	"allow-rolled-back": allowRolledBackOption,
+	"retry-for": retryForOption,
+} as const;
+export type RollbackOptions = OptionValues<typeof rollbackOptions>;

@@ -45,6 +45,8 @@ const OID = {
 	/** "owner/repo", before 1.12 existed. */
 	repositoryV1: "1.3.6.1.4.1.57264.1.5",
 	sourceRepositoryUri: "1.3.6.1.4.1.57264.1.12",
+	/** The ref of the run (refs/heads/main), beside the SAN's @ref. */
+	sourceRepositoryRef: "1.3.6.1.4.1.57264.1.14",
 } as const;
 
 export interface ExpectedAttestation {
@@ -54,6 +56,11 @@ export interface ExpectedAttestation {
 	repository: string;
 	/** The signing workflow's path in the repository: `.github/workflows/pipeline.yml`. */
 	workflow?: string;
+	/**
+	 * The git ref the signing run was of (`refs/heads/main`): the workflow file at
+	 * that ref signed, so a branch or pull request that edits the workflow does not pass.
+	 */
+	ref?: string;
 	predicateType?: string;
 }
 
@@ -151,7 +158,7 @@ function identityProblem(signer: Signer, expected: ExpectedAttestation): string 
 	if (match === null) {
 		return `The attestation's signer ${san ?? "(no subject alternative name)"} is not a GitHub Actions workflow.`;
 	}
-	const [, repository = "", workflow = ""] = match;
+	const [, repository = "", workflow = "", ref = ""] = match;
 	const want = expected.repository.toLowerCase();
 	if (repository.toLowerCase() !== want) {
 		return `The attestation was signed by a workflow of ${repository} (${san}), not of ${expected.repository}.`;
@@ -167,6 +174,12 @@ function identityProblem(signer: Signer, expected: ExpectedAttestation): string 
 	}
 	if (expected.workflow !== undefined && workflow !== expected.workflow.replace(/^\.\//, "")) {
 		return `The attestation was signed by ${expected.repository}'s workflow ${workflow}, not ${expected.workflow}.`;
+	}
+	if (expected.ref !== undefined) {
+		const sourceRef = extensionText(signer, OID.sourceRepositoryRef);
+		if (ref !== expected.ref || (sourceRef !== undefined && sourceRef !== expected.ref)) {
+			return `The attestation was signed by ${workflow} at ${ref || "no ref"}${sourceRef !== undefined && sourceRef !== ref ? ` (a run of ${sourceRef})` : ""}, not at ${expected.ref}.`;
+		}
 	}
 	return undefined;
 }

@@ -202,6 +202,8 @@ export async function publishAmi(
 		system,
 		snapshotId: snapshot.snapshotId,
 		tags,
+		// The AMI's own tag (not the snapshot's): what ties an AMI id to the bytes of nixos.img.
+		imageSha256: image.sha256,
 		deprecateDays: plan.deprecateDays,
 	});
 	if (dryRun) return undefined;

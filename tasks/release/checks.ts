@@ -12,7 +12,12 @@ import { currentBuild } from "../../infra/release/current-build.ts";
 import { checkSourceImage, type Mismatch } from "../../infra/release/source-image.ts";
 import { repositoryUri } from "../../infra/sdk/ecr-public.ts";
 import { systemOutput } from "../../infra/sdk/stack-outputs.ts";
-import { SYSTEM_ARCHITECTURES, type System } from "../../infra/vocabulary.ts";
+import {
+	HOME_REGION,
+	IMAGE_SHA256_TAG,
+	SYSTEM_ARCHITECTURES,
+	type System,
+} from "../../infra/vocabulary.ts";
 import type { AwsSession } from "../aws/session.ts";
 import { amiName, buildIdOf, containerTag, labelOf } from "../project/names.ts";
 import { publishOutput } from "../project/outputs.ts";
@@ -35,6 +40,8 @@ export interface CheckedAmi {
 	snapshotId: string;
 	/** When publish registered it: the build's date. */
 	createdAt: string;
+	/** The disk image's SHA-256, read from the AMI's ImageSha256 tag (equal to ami.json's): release puts it on every copy. */
+	imageSha256: string;
 	/** What publish recorded of the snapshot's content (carried into release.json for `verify --deep`, which checks it). */
 	snapshotContent?: SnapshotContent;
 }
@@ -88,7 +95,13 @@ export async function checkAmiRecords(
 					actual: "not what publish records (block ranges, count, a SHA-256)",
 				});
 			}
-			if (buildIdOf(String(record.sha256 ?? "")) !== record.buildId) {
+			if (!/^[0-9a-f]{64}$/.test(String(record.sha256 ?? ""))) {
+				derived.push({
+					field: "sha256",
+					recorded: String(record.sha256),
+					actual: "not a SHA-256 (64 hex digits)",
+				});
+			} else if (buildIdOf(String(record.sha256 ?? "")) !== record.buildId) {
 				derived.push({
 					field: "buildId",
 					recorded: record.buildId,
@@ -102,14 +115,32 @@ export async function checkAmiRecords(
 				imageId: record.imageId,
 				name: amiName(record.label, system, record.buildId),
 				snapshotId: record.snapshotId,
+				sha256: String(record.sha256),
 			});
 			if ("gone" in checked) {
 				throw new TaskError(
 					`The AMI ${record.imageId} that ${relative(root, path)} names is gone; publish it again (\`bun task publish --system ${system}\`) and release.`,
 				);
 			}
-			const mismatches = [...derived, ...("mismatches" in checked ? checked.mismatches : [])];
-			if ("mismatches" in checked || mismatches.length > 0) {
+			if ("untagged" in checked && derived.length === 0) {
+				throw new TaskError(
+					`The AMI ${record.imageId} that ${relative(root, path)} names has no ${IMAGE_SHA256_TAG} tag (a publish older than that tag registered it, and no role may add it to an existing AMI); deregister it (\`aws ec2 deregister-image --region ${HOME_REGION} --image-id ${record.imageId}\`), publish again (\`bun task publish --system ${system}\`) and release. Nothing was released.`,
+				);
+			}
+			const mismatches = [
+				...derived,
+				...("mismatches" in checked ? checked.mismatches : []),
+				...("untagged" in checked
+					? [
+							{
+								field: `AMI tag ${IMAGE_SHA256_TAG}`,
+								recorded: String(record.sha256),
+								actual: "(none)",
+							},
+						]
+					: []),
+			];
+			if (!("image" in checked) || mismatches.length > 0) {
 				throw refusal(root, path, system, "AWS", mismatches);
 			}
 			const { image } = checked;
@@ -121,6 +152,7 @@ export async function checkAmiRecords(
 				imageName: image.name,
 				snapshotId: image.snapshotId,
 				createdAt: image.createdAt,
+				imageSha256: image.imageSha256,
 				...(record.snapshotContent ? { snapshotContent: record.snapshotContent } : {}),
 			};
 		}),

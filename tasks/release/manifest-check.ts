@@ -76,6 +76,7 @@ function checkSystem(
 	problems.field(release, "buildId", "buildId", path);
 	problems.field(release, "label", "version", path);
 	problems.field(release, "builtAt", "time", path, true);
+	problems.field(release, "imageSha256", "sha256", path, true);
 	problems.field(release, "ssmParameter", "ssmParameter", path);
 	problems.need(
 		release.smokeTest === "passed" || release.smokeTest === "skipped",
@@ -95,6 +96,7 @@ function checkSystem(
 		release.snapshotContent === undefined || isSnapshotContent(release.snapshotContent),
 		`${path}.snapshotContent`,
 	);
+	problems.field(release, "snapshotId", "snapshotId", path, true);
 	const copies = release.regions;
 	const entries = isObject(copies) ? Object.entries(copies) : [];
 	problems.need(
@@ -131,12 +133,30 @@ function checkContainers(problems: Problems, containers: unknown): void {
 					Object.values(SYSTEM_ARCHITECTURES).some((system) => system.oci === architecture) &&
 					isObject(image) &&
 					typeof image.system === "string" &&
-					image.system in SYSTEM_ARCHITECTURES &&
+					Object.hasOwn(SYSTEM_ARCHITECTURES, image.system) &&
 					matches("buildId", image.buildId) &&
 					matches("tag", image.tag) &&
 					matches("digest", image.digest),
 			),
 		`${path}.images`,
+	);
+}
+
+/** Each SBOM entry names a file of the site only where release puts it (no other path). */
+function checkSboms(problems: Problems, sboms: unknown): void {
+	problems.need(
+		Array.isArray(sboms) &&
+			sboms.every(
+				(sbom) =>
+					isObject(sbom) &&
+					typeof sbom.system === "string" &&
+					Object.hasOwn(SYSTEM_ARCHITECTURES, sbom.system) &&
+					(sbom.image === "oci-container" || sbom.image === "virtual-machine") &&
+					sbom.path === `sbom/${sbom.system}/${sbom.image}.cdx.json` &&
+					matches("sha256", sbom.sha256) &&
+					matches("digest", sbom.subject),
+			),
+		".sboms",
 	);
 }
 
@@ -165,12 +185,13 @@ export function checkManifest(value: unknown, shownPath: string): ReleaseManifes
 	const amis = value.amis;
 	if (problems.need(isObject(amis), ".amis") && isObject(amis)) {
 		for (const [system, release] of Object.entries(amis)) {
-			const path = `.amis.${system in SYSTEM_ARCHITECTURES ? system : "<system>"}`;
-			problems.need(system in SYSTEM_ARCHITECTURES, path);
+			const path = `.amis.${Object.hasOwn(SYSTEM_ARCHITECTURES, system) ? system : "<system>"}`;
+			problems.need(Object.hasOwn(SYSTEM_ARCHITECTURES, system), path);
 			checkSystem(problems, path, release, regionList);
 		}
 	}
 	if (value.containers !== undefined) checkContainers(problems, value.containers);
+	if (value.sboms !== undefined) checkSboms(problems, value.sboms);
 	problems.need(
 		(isObject(amis) && Object.keys(amis).length > 0) || value.containers !== undefined,
 		".amis or .containers",

@@ -27,6 +27,27 @@ export interface SystemRelease {
 	 * back. Absent in releases of versions before it.
 	 */
 	snapshotContent?: SnapshotContent;
+	/**
+	 * The disk image's SHA-256 (64 hex digits), as the source AMI's
+	 * ImageSha256 tag says, which release put on every copy too: what a user
+	 * holding an AMI id reads, and finds the provenance statement by. Absent
+	 * in releases of versions before it.
+	 */
+	imageSha256?: string;
+	/** The source AMI's root snapshot, as EC2 describes it: the AMI statement's snapshotId. Absent in releases of versions before it. */
+	snapshotId?: string;
+}
+
+/** One image's SBOM as the release carries it: a file of the release's site. */
+export interface ReleasedSbom {
+	system: string;
+	image: "oci-container" | "virtual-machine";
+	/** Relative to the site (outputs/main/release/, published beside release.json): sbom/<system>/<image>.cdx.json. */
+	path: string;
+	/** The SHA-256 (hex) of the file's bytes. */
+	sha256: string;
+	/** What it describes (its metadata.component): `sha256:<hex>`, the manifest digest or the disk image's SHA-256. */
+	subject: string;
 }
 
 export interface ReleaseManifest {
@@ -49,6 +70,8 @@ export interface ReleaseManifest {
 		/** architecture → the image publish pushed */
 		images: Record<string, { system: string; buildId: string; tag: string; digest: string }>;
 	};
+	/** Each released image's SBOM (absent in releases of versions before it). */
+	sboms?: ReleasedSbom[];
 }
 
 /** A release's id: from what it releases (the builds), so the same builds are the same release. */

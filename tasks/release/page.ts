@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { writeAtomically } from "../project/files.ts";
 import { quoteArgument } from "../runner/shell.ts";
+import type { History } from "./history.ts";
 import type { ReleaseManifest, SystemRelease } from "./manifest.ts";
 
 /** Text as HTML, safe in element content and in quoted attributes. */
@@ -40,6 +41,7 @@ body { margin: 0 auto; max-width: 60rem; padding: 1rem; font: 1rem/1.5 system-ui
 h1 { font-size: 1.6rem; margin: 0 0 .25rem; overflow-wrap: anywhere; }
 h2 { margin-top: 2rem; border-bottom: 1px solid var(--line); }
 p.meta, .note { color: var(--muted); }
+.rolled-back { border-left: 4px solid #b3261e; padding: .25rem .75rem; }
 code { font: .9em ui-monospace, monospace; overflow-wrap: anywhere; }
 pre { background: var(--accent); padding: .5rem .75rem; overflow-x: auto; border-radius: 4px; }
 a { color: var(--link); }
@@ -141,8 +143,89 @@ ${rows}
 </section>`;
 }
 
+/** Where the pipeline's scheduled vulnerability scan publishes its report in the site (report-only). */
+export const VULNERABILITY_REPORT_PATH = "vulnerabilities/report.txt";
+
+const IMAGE_NAMES = {
+	"oci-container": "container image",
+	"virtual-machine": "disk image",
+} as const;
+
+/** Each image's SBOM, by its own SHA-256 and what it describes; the report of known vulnerabilities. */
+function supplyChainSection(manifest: ReleaseManifest, base: string): string {
+	const sboms = manifest.sboms ?? [];
+	const rows = sboms
+		.map(
+			(sbom) =>
+				`<tr><th scope="row">${e(sbom.system)}</th><td>${e(IMAGE_NAMES[sbom.image])}</td><td><a href="${e(sbom.path)}">${e(sbom.path.split("/").pop() ?? sbom.path)}<span class="visually-hidden"> of the ${e(sbom.system)} ${e(IMAGE_NAMES[sbom.image])}</span></a></td><td><code>sha256:${e(sbom.sha256)}</code></td><td><code>${e(sbom.subject)}</code></td></tr>`,
+		)
+		.join("\n");
+	const table =
+		sboms.length === 0
+			? "<p>This release carries no SBOMs (its images were published by an earlier version).</p>"
+			: `<div class="scroll"><table>
+<caption>SBOMs (CycloneDX 1.6) of this release's images</caption>
+<thead><tr><th scope="col">System</th><th scope="col">Image</th><th scope="col">SBOM</th><th scope="col">SBOM's SHA-256</th><th scope="col">Describes</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table></div>`;
+	return `<section aria-labelledby="supply-chain">
+<h2 id="supply-chain">SBOMs and provenance</h2>
+<p>Each SBOM lists the image's whole Nix closure; it describes the image whose digest it names (the container's manifest digest, or the disk image's SHA-256, which every AMI carries as its <code>ImageSha256</code> tag). The pipeline signs provenance for each image, SBOM and AMI with GitHub's artifact attestations; the project's README shows how to check them.</p>
+${table}
+<p>Known vulnerabilities in these closures: <a href="${e(base + VULNERABILITY_REPORT_PATH)}">the daily report</a> (for information only; it never holds a release back).</p>
+</section>`;
+}
+
+/** How the page sits in the site: the history it lists, and the way up to the site's top from it. */
+export interface PageContext {
+	history?: History;
+	/** "" for the site's own page, "../../" for a kept release's (releases/<id>/index.html). */
+	base?: string;
+}
+
+/** Whether this is the current release, an earlier one, or one rolled back: said at the top of its page. */
+function statusNote(manifest: ReleaseManifest, { history, base = "" }: PageContext): string {
+	const own = history?.releases.find((entry) => entry.releaseId === manifest.releaseId);
+	const current = history?.releases.find((entry) => entry.current);
+	if (own === undefined || own.current) return "";
+	const now = current
+		? `; the current release is <a href="${e(`${base}index.html`)}">${e(current.version)}</a>`
+		: "";
+	if (own.rolledBack) {
+		const when = own.rolledBackAt
+			? ` on <time datetime="${e(own.rolledBackAt)}">${e(own.rolledBackAt.slice(0, 10))}</time>`
+			: "";
+		return `<p class="rolled-back" role="note"><strong>Rolled back</strong>${when}: do not use this release${now}.</p>`;
+	}
+	return `<p class="note" role="note">An earlier release${now}.</p>`;
+}
+
+/** Every release of the history but this one, newest first, each to its own page; rolled-back ones marked. */
+function historySection(manifest: ReleaseManifest, { history, base = "" }: PageContext): string {
+	const others = (history?.releases ?? []).filter(
+		(entry) => entry.releaseId !== manifest.releaseId,
+	);
+	if (others.length === 0) return "";
+	const items = others
+		.map(
+			(entry) =>
+				`<li><a href="${e(entry.current ? `${base}index.html` : base + entry.page)}">${e(entry.version)}</a>, <time datetime="${e(entry.releasedAt)}">${e(entry.releasedAt.slice(0, 10))}</time>${entry.current ? " (current)" : ""}${entry.rolledBack ? " <strong>(rolled back)</strong>" : ""} · <a href="${e(base + entry.url)}">release.json</a></li>`,
+		)
+		.join("\n");
+	return `<section aria-labelledby="history">
+<h2 id="history">Other releases</h2>
+<p>Every release stays listed, with its AMI ids and digests as they were: <a href="${e(`${base}releases.json`)}">releases.json</a> for machines, an <a href="${e(`${base}releases.atom`)}">Atom feed</a> to subscribe to.</p>
+<ul>
+${items}
+</ul>
+</section>`;
+}
+
 /** The whole page. */
-export function renderPage(manifest: ReleaseManifest): string {
+export function renderPage(manifest: ReleaseManifest, context: PageContext = {}): string {
+	const base = context.base ?? "";
 	const date = manifest.releasedAt.slice(0, 10);
 	return `<!doctype html>
 <html lang="en">
@@ -157,10 +240,13 @@ export function renderPage(manifest: ReleaseManifest): string {
 <header>
 <h1>nix-images ${e(manifest.version)}</h1>
 <p class="meta">Released <time datetime="${e(manifest.releasedAt)}">${e(date)}</time> from the stack ${e(manifest.stack)} · release id <code>${e(manifest.releaseId)}</code></p>
+${statusNote(manifest, context)}
 </header>
 <main>
 ${amiSection(manifest)}
 ${containerSection(manifest)}
+${supplyChainSection(manifest, base)}
+${historySection(manifest, context)}
 </main>
 ${Object.keys(manifest.amis).length > 0 ? `<script>${SCRIPT}</script>` : ""}
 </body>
@@ -169,7 +255,11 @@ ${Object.keys(manifest.amis).length > 0 ? `<script>${SCRIPT}</script>` : ""}
 }
 
 /** Writes the page to `path` (outputs/main/release/index.html) in one rename. */
-export function writePage(path: string, manifest: ReleaseManifest): void {
+export function writePage(
+	path: string,
+	manifest: ReleaseManifest,
+	context: PageContext = {},
+): void {
 	mkdirSync(dirname(path), { recursive: true });
-	writeAtomically(path, renderPage(manifest));
+	writeAtomically(path, renderPage(manifest, context));
 }

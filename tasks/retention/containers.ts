@@ -4,9 +4,13 @@
  * index the current release.json names, what a moving tag (`latest`, a Nix
  * version) serves, and the `lifecycleKeep` newest release tags
  * (`<nix version>-<release id>`); with each kept index, every platform
- * manifest it lists; with each kept image, the attestations tagged
- * `sha256-<its digest>…` (the referrers fallback). Only what follows from the
- * registry is decided here; deleting is ecr-public.ts's.
+ * manifest it lists; with each kept image, what is attached to it. Attached:
+ * what ECR Public holds under the tag scheme of the referrers fallback
+ * (`sha256-<hex of its subject's digest>`, and cosign's `….sig`, `….att`,
+ * `….sbom`): attestations and signatures of that subject, and of those in
+ * turn. They stay exactly while their subject does, and go with it, listed
+ * in the plan as such. Only what follows from the registry is decided here;
+ * deleting is ecr-public.ts's.
  */
 import type { RepositoryImage } from "../../infra/prune/container-images.ts";
 import type { Shell } from "../runner/shell.ts";
@@ -18,7 +22,15 @@ const RELEASE_TAG = /^[0-9][\w.+-]*-[0-9a-f]{12}$/;
 /** A moving tag: latest, or a Nix version. */
 const MOVING_TAG = /^(latest|[0-9]+(\.[0-9]+)+)$/;
 /** An attestation or signature of a subject, in the tag scheme where the referrers API is missing. */
-const ATTACHED = /^sha256-([0-9a-f]{64})/;
+const ATTACHED = /^sha256-([0-9a-f]{64})(\.(sig|att|sbom))?$/;
+
+/** The subjects an image is attached to (by its tags), as digests: none for an image of its own. */
+function subjectsOf(image: RepositoryImage): string[] {
+	return image.tags.flatMap((tag) => {
+		const hex = ATTACHED.exec(tag)?.[1];
+		return hex === undefined ? [] : [`sha256:${hex}`];
+	});
+}
 
 export interface ImagePlan {
 	kept: Map<string, string>;
@@ -58,22 +70,39 @@ export async function planImages(
 			if (!kept.has(manifest)) kept.set(manifest, `in the kept index ${digest}`);
 		}
 	}
-	// What is attached to a kept image stays with it; to any other, goes with it.
-	for (const image of images) {
-		const subject = image.tags.map((tag) => ATTACHED.exec(tag)?.[1]).find(Boolean);
-		if (subject && kept.has(`sha256:${subject}`) && !kept.has(image.digest)) {
-			kept.set(image.digest, `attached to sha256:${subject}`);
+	// What is attached to a kept image stays with it (a signature of a kept attestation too, so
+	// until nothing more is kept); to any other, goes with it.
+	let more = true;
+	while (more) {
+		more = false;
+		for (const image of images) {
+			const subject = subjectsOf(image).find((digest) => kept.has(digest));
+			if (subject !== undefined && !kept.has(image.digest)) {
+				kept.set(image.digest, `attached to ${subject}`);
+				more = true;
+			}
 		}
 	}
+	const present = new Set(images.map((image) => image.digest));
+	const reasonFor = (image: RepositoryImage) => {
+		const subjects = subjectsOf(image);
+		if (subjects.length > 0) {
+			// The subject's own line names it; this one says it goes because its subject does.
+			const gone = subjects.every((digest) => present.has(digest))
+				? "which goes"
+				: "no longer in the repository";
+			return `tags ${image.tags.join(", ")}: attached to an image ${gone}`;
+		}
+		return image.tags.length > 0
+			? `tags ${image.tags.join(", ")}: no kept release`
+			: "untagged, in no kept release";
+	};
+	// Attached images first: a run stopped midway leaves subjects short of some attachments rather
+	// than attachments of a subject already gone (a re-run deletes the rest either way).
 	const deleted = images
 		.filter((image) => !kept.has(image.digest))
-		.map((image) => ({
-			image,
-			reason:
-				image.tags.length > 0
-					? `tags ${image.tags.join(", ")}: no kept release`
-					: "untagged, in no kept release",
-		}));
+		.sort((a, b) => Number(subjectsOf(b).length > 0) - Number(subjectsOf(a).length > 0))
+		.map((image) => ({ image, reason: reasonFor(image) }));
 	return { kept, deleted };
 }
 

@@ -29,6 +29,8 @@ export interface DeepResult {
 	local: boolean;
 	/** Why a local nixos.img was not compared (another build). */
 	localSkipped?: string;
+	/** What was read back (for --provenance, which compares the AMI statement with it). */
+	readBack?: { blockIndexes: string; linearChecksum: string };
 }
 
 /**
@@ -86,6 +88,7 @@ export async function checkSnapshotContents(
 			});
 			progress.done();
 			result.blocks = read.changedBlocks;
+			result.readBack = { blockIndexes: read.blockIndexes, linearChecksum: read.linearChecksum };
 			for (const block of read.badBlocks) {
 				result.findings.push({
 					...base,

@@ -60,6 +60,7 @@ export function planRegions(
 					name: release.sourceImage.name,
 					public: false,
 					tags: { [MANAGED_BY.key]: MANAGED_BY.value, BuildId: release.buildId, System: system },
+					...(release.imageSha256 ? { imageSha256: release.imageSha256 } : {}),
 				});
 			}
 			if (copy === undefined) {
@@ -81,6 +82,7 @@ export function planRegions(
 					[MANAGED_BY.key]: MANAGED_BY.value,
 					[stack.LifecycleTagKey]: systemOutput(stack, "LifecycleTagValues", system),
 				},
+				...(release.imageSha256 ? { imageSha256: release.imageSha256 } : {}),
 			});
 			const name = systemOutput(stack, "AmiParameterNames", system);
 			if (name !== release.ssmParameter) {

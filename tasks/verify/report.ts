@@ -8,6 +8,7 @@
 import type { Finding } from "../../infra/verify/findings.ts";
 import type { ContainerResult } from "./containers.ts";
 import type { DeepResult } from "./deep.ts";
+import type { ProvenanceResult } from "./provenance.ts";
 
 export interface RegionOutcome {
 	region: string;
@@ -28,6 +29,8 @@ export interface VerifyReport {
 	regions: RegionOutcome[];
 	container?: ContainerResult;
 	deep?: DeepResult[];
+	/** --provenance: the SBOMs and attestations beside release.json. */
+	provenance?: ProvenanceResult[];
 }
 
 export type Status = "ok" | "mismatch" | "unchecked";
@@ -75,6 +78,9 @@ export function rows(report: VerifyReport): Row[] {
 	for (const deep of report.deep ?? []) {
 		const where = `source snapshot${deep.local ? " + local nixos.img" : deep.localSkipped ? ` (${deep.localSkipped})` : ""}`;
 		table.push(row(`${deep.system} --deep`, where, deep.findings, deep.unchecked));
+	}
+	for (const entry of report.provenance ?? []) {
+		table.push(row(entry.what, entry.where, entry.findings, entry.unchecked));
 	}
 	return table;
 }
@@ -175,6 +181,17 @@ export function reportJson(report: VerifyReport): object {
 				}
 			: {}),
 		...(report.deep ? { deep: report.deep } : {}),
+		...(report.provenance
+			? {
+					provenance: report.provenance.map((entry) => ({
+						what: entry.what,
+						where: entry.where,
+						status: entry.findings.length > 0 ? "mismatch" : entry.unchecked ? "unchecked" : "ok",
+						...(entry.unchecked ? { reason: entry.unchecked } : {}),
+						findings: entry.findings,
+					})),
+				}
+			: {}),
 	};
 }
 

@@ -10,12 +10,14 @@ import { Template } from "aws-cdk-lib/assertions";
 import { buildApp } from "../../infra/app.ts";
 import { REPO } from "../fixtures/projects.ts";
 import { reachableFrom } from "../imports.ts";
+import type { Statement } from "./iam.ts";
 
 /** The body of each task a GitHub role runs: what it can call is what these reach. */
 export const ROLE_TASKS = {
 	PublishRole: ["tasks/publish.ts"],
-	// The release job also prunes (after a successful release): never the publish role's.
-	ReleaseRole: ["tasks/release.ts", "tasks/prune.ts"],
+	// The release job also prunes (after a successful release), and the rollback workflow rolls
+	// back: never the publish role's.
+	ReleaseRole: ["tasks/release.ts", "tasks/prune.ts", "tasks/rollback.ts"],
 	// The verify workflow's, which reads only.
 	VerifyRole: ["tasks/verify.ts"],
 } as const;
@@ -95,8 +97,8 @@ export function codeOperations(entries: readonly string[]): Set<string> {
 	return operations;
 }
 
-/** The actions the stack's role of this construct id grants (GitHub roles need githubRepository). */
-export function roleActions(id: GitHubRole): Set<string> {
+/** The inline policy statements of the stack's role of this construct id (GitHub roles need githubRepository). */
+export function roleStatements(id: GitHubRole): Statement[] {
 	const previous = process.env.CDK_VALIDATION;
 	process.env.CDK_VALIDATION = "false";
 	try {
@@ -106,13 +108,16 @@ export function roleActions(id: GitHubRole): Set<string> {
 			logicalId.startsWith(`GitHub${id}`),
 		);
 		if (role === undefined) throw new Error(`no role ${id} in the template`);
-		const statements = role[1].Properties.Policies.flatMap(
-			(policy: { PolicyDocument: { Statement: { Action: string | string[] }[] } }) =>
-				policy.PolicyDocument.Statement,
-		) as { Action: string | string[] }[];
-		return new Set(statements.flatMap((statement) => statement.Action));
+		return role[1].Properties.Policies.flatMap(
+			(policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement,
+		) as Statement[];
 	} finally {
 		if (previous === undefined) delete process.env.CDK_VALIDATION;
 		else process.env.CDK_VALIDATION = previous;
 	}
+}
+
+/** The actions the stack's role of this construct id grants. */
+export function roleActions(id: GitHubRole): Set<string> {
+	return new Set(roleStatements(id).flatMap((statement) => statement.Action));
 }

@@ -13,6 +13,7 @@ import { putParameter } from "./ssm.ts";
 import { AwsError, type Handler, type Service } from "./stand-in.ts";
 import {
 	ACCOUNT,
+	ec2Arn,
 	type ImageBuilderImage,
 	type InstanceRecord,
 	type World,
@@ -133,7 +134,7 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 				`<instanceTypeOfferingSet>${offerings.map(({ zone, type }) => `<item><instanceType>${type}</instanceType><locationType>availability-zone</locationType><location>${zone}</location></item>`).join("")}</instanceTypeOfferingSet>`,
 			);
 		},
-		RunInstances: ({ params }) => {
+		RunInstances: ({ params, region }) => {
 			const token = params.get("ClientToken") ?? undefined;
 			const known = [...world.instances.values()].find((i) => token && i.clientToken === token);
 			if (known?.state === "terminated") {
@@ -162,6 +163,19 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 				subnetId,
 			};
 			world.instances.set(instance.id, instance);
+			for (let n = 1; params.has(`TagSpecification.${n}.ResourceType`); n++) {
+				const type = params.get(`TagSpecification.${n}.ResourceType`) ?? "";
+				world.taggings.push({
+					createAction: "RunInstances",
+					resource: ec2Arn(
+						region,
+						type,
+						type === "instance" ? instance.id : `vol-of-${instance.id}`,
+					),
+					resourceTags: {},
+					requestTags: tagsOf(params, `TagSpecification.${n}.Tag`),
+				});
+			}
 			return ec2Reply(
 				"RunInstances",
 				`<reservationId>r-1</reservationId><ownerId>${ACCOUNT}</ownerId><instancesSet>${instanceXml(instance)}</instancesSet>`,
@@ -207,11 +221,38 @@ export function releaseEc2Handlers(world: World): Record<string, Handler> {
 				`<instancesSet><item><instanceId>${instance.id}</instanceId><currentState><code>48</code><name>terminated</name></currentState><previousState><code>${STATE_CODES[previous]}</code><name>${previous}</name></previousState></item></instancesSet>`,
 			);
 		},
-		CreateTags: ({ params }) => {
+		CreateTags: ({ params, region }) => {
 			const tags = tagsOf(params, "Tag");
-			for (const id of listParam(params, "ResourceId")) {
-				const resource = world.images.get(id) ?? world.instances.get(id) ?? world.snapshots.get(id);
-				if (resource === undefined) throw new AwsError("InvalidID", `The ID '${id}' is not valid`);
+			// Each region sees its own resources (instances are all in us-east-1, snapshots by default).
+			const found = listParam(params, "ResourceId").map((id) => {
+				const image = world.images.get(id);
+				const snapshot = world.snapshots.get(id);
+				const instance = world.instances.get(id);
+				const [type, resource, where] = image
+					? (["image", image, image.region] as const)
+					: snapshot
+						? (["snapshot", snapshot, snapshot.region ?? "us-east-1"] as const)
+						: instance
+							? (["instance", instance, "us-east-1"] as const)
+							: [];
+				if (resource === undefined || where !== region) {
+					const code = id.startsWith("ami-")
+						? "InvalidAMIID.NotFound"
+						: id.startsWith("snap-")
+							? "InvalidSnapshot.NotFound"
+							: id.startsWith("i-")
+								? "InvalidInstanceID.NotFound"
+								: "InvalidID";
+					throw new AwsError(code, `The ID '${id}' does not exist in ${region}`);
+				}
+				return { type, id, resource };
+			});
+			for (const { type, id, resource } of found) {
+				world.taggings.push({
+					resource: ec2Arn(region, type, id),
+					resourceTags: { ...resource.tags },
+					requestTags: { ...tags },
+				});
 				Object.assign(resource.tags, tags);
 			}
 			return ec2Reply("CreateTags", "<return>true</return>");

@@ -59,6 +59,8 @@ export function seedBuild(
 	const lifecycle = { "nix-images:lifecycle": `${stack}-${system}` };
 	const name = `nixos-${settings.label ?? "26.05.20260616.567a49d"}-${system}-${buildId}`;
 	const ours = { ManagedBy: "nix-images", BuildId: buildId, System: system };
+	// The disk image's digest, as publish tags the source and release each copy.
+	const digest = { ImageSha256: buildId.repeat(4) };
 	const released = settings.released ?? true;
 	const base = (region: string, snapshotId: string): Omit<ImageRecord, "id" | "tags"> => ({
 		name,
@@ -84,6 +86,7 @@ export function seedBuild(
 		tags: {
 			...ours,
 			...lifecycle,
+			...digest,
 			CreatedBy: "EC2 Image Builder",
 			...(released
 				? {
@@ -99,7 +102,12 @@ export function seedBuild(
 			world.images.set(id, {
 				...base(region, snapshot(world, region, ours, daysAgo)),
 				id,
-				tags: { ManagedBy: "nix-images", ...lifecycle, CreatedBy: "EC2 Image Builder" },
+				tags: {
+					ManagedBy: "nix-images",
+					...lifecycle,
+					...digest,
+					CreatedBy: "EC2 Image Builder",
+				},
 				public: true,
 				sourceImageId: source,
 				sourceImageRegion: "us-east-1",
@@ -154,6 +162,7 @@ export function seededRelease(
 					ssmParameter: `/nix-images/Production/nixos/${build.system}/latest`,
 					smokeTest: "skipped",
 					regions: build.copies,
+					imageSha256: build.buildId.repeat(4),
 				},
 			]),
 		),

@@ -10,6 +10,7 @@ import {
 	ACCOUNT,
 	awsTime,
 	BLOCK_SIZE,
+	ec2Arn,
 	type ImageRecord,
 	linearChecksum,
 	type SnapshotRecord,
@@ -136,6 +137,14 @@ export function ebsService(world: World): Service {
 						blocks: new Map(),
 					};
 					world.snapshots.set(snapshot.id, snapshot);
+				}
+				if (Object.keys(tags).length > 0) {
+					world.taggings.push({
+						createAction: "StartSnapshot",
+						resource: ec2Arn(request.region, "snapshot", snapshot.id),
+						resourceTags: {},
+						requestTags: { ...tags },
+					});
 				}
 				return {
 					status: 201,
@@ -339,7 +348,7 @@ export function ec2Service(world: World): Service {
 				world.deletedSnapshots.push(snapshot);
 				return ec2Reply("DeleteSnapshot", "<return>true</return>");
 			},
-			RegisterImage: ({ params }) => {
+			RegisterImage: ({ params, region }) => {
 				const name = params.get("Name") ?? "";
 				if ([...world.images.values()].some((i) => i.name === name)) {
 					throw new AwsError(
@@ -382,6 +391,12 @@ export function ec2Service(world: World): Service {
 					madeAt: Date.now(),
 				};
 				world.images.set(image.id, image);
+				world.taggings.push({
+					createAction: "RegisterImage",
+					resource: ec2Arn(region, "image", image.id),
+					resourceTags: {},
+					requestTags: { ...tags },
+				});
 				return ec2Reply("RegisterImage", `<imageId>${image.id}</imageId>`);
 			},
 			DescribeImages: ({ params, region }) => {

@@ -102,6 +102,28 @@ export interface ImageBuilderImage {
 	amis: { region: string; image: string; name: string }[];
 }
 
+/**
+ * A tagging as IAM authorizes it: CreateTags on one resource, with the
+ * condition keys it brings (ec2:CreateAction when the tags come with a
+ * creation: RegisterImage's TagSpecifications, StartSnapshot's Tags).
+ */
+export interface Tagging {
+	/** ec2:CreateAction: the creating call, when the tags come with one. */
+	createAction?: string;
+	/** The resource's ARN. */
+	resource: string;
+	/** aws:ResourceTag/…: what the resource carried before (nothing, when being created). */
+	resourceTags: Record<string, string>;
+	/** aws:RequestTag/… and aws:TagKeys. */
+	requestTags: Record<string, string>;
+}
+
+/** An EC2 resource's ARN in `region` (images and snapshots have no account in theirs). */
+export function ec2Arn(region: string, type: string, id: string): string {
+	const account = type === "image" || type === "snapshot" ? "" : ACCOUNT;
+	return `arn:aws:ec2:${region}:${account}:${type}/${id}`;
+}
+
 export interface World {
 	snapshots: Map<string, SnapshotRecord>;
 	deletedSnapshots: SnapshotRecord[];
@@ -144,6 +166,8 @@ export interface World {
 	registry?: { host: string; password: string; dir: string; cert: string };
 	/** SSM parameters by region (test/aws/ssm.ts). */
 	parameters: Map<string, Map<string, ParameterRecord>>;
+	/** Every tagging done, in order, as IAM authorizes it (test/aws/iam.ts evaluates them). */
+	taggings: Tagging[];
 	/**
 	 * What real AWS does that a kind stand-in would not (aws-review.md), each
 	 * window in AWS's milliseconds, run `clockSpeed` times faster, so a
@@ -213,6 +237,7 @@ export function createWorld(): World {
 		imageBuilderImages: new Map(),
 		blockPublicAccess: new Set(),
 		parameters: new Map(),
+		taggings: [],
 		publicAmiQuota: new Map(),
 		quotaRequests: [],
 		recycleBinRetention: false,

@@ -11,10 +11,13 @@
  *      (keyed on the parameter's value: read, written only when it differs);
  *   2. the target's moving tags → its index (keyed on the digest they serve);
  *   3. with --deprecate, the left release's AMIs deprecated now (keyed on
- *      their DeprecationTime; never deregistered);
- *   4. release.json → the target's, as it was written; the history marks the
- *      left release rolled back (keyed on the marks) and every page is
- *      rendered again.
+ *      their DeprecationTime, checked by name; never deregistered);
+ *   4. every pointer read back (verify's checks of the target as current);
+ *   5. the target's SBOMs back at the site's top, the history marking the
+ *      left release rolled back (keyed on the marks), every page, and last
+ *      release.json → the target's, as it was written.
+ * Before all of it the whole history is read and checked, the release left
+ * is release.json's, and a target that lacks what it released is refused.
  */
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";

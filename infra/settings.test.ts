@@ -142,15 +142,15 @@ describe("readSettings", () => {
 });
 
 describe("defaults", () => {
-	test("are stated once, in DEFAULT_SETTINGS: cdk.json sets none, and the README table shows them", async () => {
+	test("are stated once, in DEFAULT_SETTINGS: cdk.json sets none, and the manual's table (docs/control-plane.md) shows them", async () => {
 		const root = `${import.meta.dir}/..`;
 		const cdkJson = await Bun.file(`${root}/cdk.json`).json();
 		expect(Object.keys(cdkJson.context ?? {}).filter((key) => key in DEFAULT_SETTINGS)).toEqual([]);
 		expect(read({})).toMatchObject(DEFAULT_SETTINGS);
-		const readme = await Bun.file(`${root}/README.md`).text();
+		const manual = await Bun.file(`${root}/docs/control-plane.md`).text();
 		for (const [key, value] of Object.entries(DEFAULT_SETTINGS)) {
-			expect(readme).toContain(`| \`${key}\``);
-			expect(readme).toMatch(new RegExp(`\\| \`${key}\` +\\| \`${String(value)}\` +\\|`));
+			expect(manual).toContain(`| \`${key}\``);
+			expect(manual).toMatch(new RegExp(`\\| \`${key}\` +\\| \`${String(value)}\` +\\|`));
 		}
 	});
 });

@@ -68,7 +68,7 @@ export const DEFAULT_SETTINGS = {
 	repositoryName: "nix",
 	publicAmis: true,
 	// With AWS's default of 5 public AMIs per region and 2 systems, the current release and the
-	// one before it (rollback's target) fill 4: see the README's arithmetic.
+	// one before it (rollback's target) fill 4: see docs/retention.md, "The arithmetic".
 	lifecycleKeep: 2,
 	lifecycleMaxAgeDays: 90,
 	githubEnvironment: "Production",

@@ -1,4 +1,4 @@
-# `nix develop`: every tool the tasks and the README use.
+# `nix develop`: every tool the tasks and the manual (README.md, docs/) use.
 {
   mkShellNoCC,
   bun,

@@ -1,6 +1,7 @@
 /**
  * Every task, in the order `bun task --list` shows them: name, doc, options,
- * dependencies, and a lazy import of the body (the bb.edn of this project).
+ * dependencies, its page of the manual, and a lazy import of the body (the bb.edn
+ * of this project).
  * The first line of a doc is its --list summary; the rest shows in --help.
  * Option specs live in project/options.ts, where the bodies take their types.
  */
@@ -15,7 +16,25 @@ import {
 	synthOptions,
 	verifyOptions,
 } from "./project/options.ts";
-import { type Catalog, defineTask } from "./runner/task.ts";
+import type { OptionSpecs } from "./runner/options.ts";
+import {
+	type Catalog,
+	defineTask as defineRunnerTask,
+	type TaskDefinition,
+} from "./runner/task.ts";
+
+/** A page of the manual (docs/, one page per topic); catalog.test.ts checks that it exists. */
+type ManualPage = `docs/${string}.md`;
+
+/**
+ * Declares one of this project's tasks: each must name the page of the manual
+ * that explains it, which its --help ends with.
+ */
+function defineTask<O extends OptionSpecs = Record<never, never>>(
+	definition: TaskDefinition<O> & { manual: ManualPage },
+): TaskDefinition<O> {
+	return defineRunnerTask(definition);
+}
 
 /** What the image builds refuse after --: they decide where nix writes, and must build. */
 const OUT_LINK =
@@ -51,6 +70,7 @@ after -- go to nix build: remote builders (--builders 'ssh://host aarch64-linux'
 
 export const catalog: Catalog = {
 	clean: defineTask({
+		manual: "docs/runner.md",
 		doc: `Delete generated outputs: all of outputs/, or only one kind and/or system of it.
 Nothing outside outputs/ is touched. Removing an image link also drops its Nix GC root,
 so the next \`nix-collect-garbage\` may free the image.`,
@@ -58,6 +78,7 @@ so the next \`nix-collect-garbage\` may free the image.`,
 		load: () => import("./clean.ts"),
 	}),
 	analyze: defineTask({
+		manual: "docs/development.md",
 		doc: `Format and lint everything: Biome (with fixes), tsc --noEmit, and the Nix files.
 Nix files are formatted with \`nix fmt\` where the flake has a formatter and Nix can fetch it;
 otherwise every tracked .nix file is syntax-checked with \`nix-instantiate --parse\` and
@@ -66,6 +87,7 @@ Without nix on PATH the Nix part is skipped and reported, and the TypeScript che
 		load: () => import("./analyze.ts"),
 	}),
 	"oci-container": defineTask({
+		manual: "docs/images.md",
 		doc: `Build the OCI container image with Nix: outputs/main/oci-container/<system>/nix.tar.gz.
 A gzipped docker-archive (\`docker load\`, \`podman load\`); outputs/…/result is its GC root.
 Then its SBOM beside it (sbom.cdx.json, as \`bun task sbom\` writes it).
@@ -76,6 +98,7 @@ ${BUILD_NOTES}`,
 		load: () => import("./oci-container.ts"),
 	}),
 	"virtual-machine": defineTask({
+		manual: "docs/images.md",
 		doc: `Build the NixOS EC2 disk image: outputs/main/virtual-machine/<system>/nixos.img.
 A raw GPT/UEFI image with image-info.json beside it; the build needs KVM (a native builder).
 Then its SBOM beside it (sbom.cdx.json, as \`bun task sbom\` writes it).
@@ -86,10 +109,12 @@ ${BUILD_NOTES}`,
 		load: () => import("./virtual-machine.ts"),
 	}),
 	images: defineTask({
+		manual: "docs/images.md",
 		doc: "Build both images for one system (oci-container, then virtual-machine).",
 		depends: ["oci-container", "virtual-machine"],
 	}),
 	sbom: defineTask({
+		manual: "docs/images.md",
 		doc: `Write the CycloneDX 1.6 SBOM of each built image of one system: outputs/main/<image>/<system>/sbom.cdx.json.
 The image builds write it too, after each successful build; this makes it again from what is built.
 For the container, the closure of the image's contents; for the disk image, the closure of the
@@ -104,6 +129,7 @@ the task fails.`,
 		load: () => import("./sbom.ts"),
 	}),
 	synth: defineTask({
+		manual: "docs/control-plane.md",
 		doc: `Write the control plane's CloudFormation to outputs/main/infrastructure, as \`cdk synth\` would.
 Byte for byte the CLI's cloud assembly, without credentials or network, with CloudFormation
 validation and cdk-nag's AwsSolutions checks: any unacknowledged finding fails the task and
@@ -114,6 +140,7 @@ Context overrides go after --: bun task synth -- --context publicAmis=false`,
 		load: () => import("./synth.ts"),
 	}),
 	deploy: defineTask({
+		manual: "docs/control-plane.md",
 		doc: `Deploy the control plane stack with the pinned \`cdk deploy\`, after synth.
 Needs AWS credentials (checked first). Asks for approval of security-relevant changes only
 at a terminal, never in CI. Writes the stack's outputs to
@@ -127,6 +154,7 @@ Settings after -- (--context key=value) reach synth too, so the deployed templat
 		load: () => import("./deploy.ts"),
 	}),
 	publish: defineTask({
+		manual: "docs/publishing.md",
 		doc: `Publish this machine's images of one system to AWS: a private AMI and a container image.
 vm: the disk image (outputs/main/virtual-machine/<system>/nixos.img, checked against
 image-info.json) becomes an EBS snapshot through the EBS direct APIs (only blocks with data
@@ -144,6 +172,7 @@ finishes the job and duplicates nothing.`,
 		load: () => import("./publish.ts"),
 	}),
 	release: defineTask({
+		manual: "docs/releasing.md",
 		doc: `Release what publish left: public AMIs in every region, the multi-arch container, release.json.
 Works from outputs/main/*/<system>/ami.json and container.json alone (a machine without images),
 each checked first against AWS and the registry (nothing else is believed; builds older than the
@@ -159,6 +188,7 @@ A re-run after a crash finishes the job and duplicates nothing.`,
 		load: () => import("./release.ts"),
 	}),
 	"release-page": defineTask({
+		manual: "docs/finding-images.md",
 		doc: `Render the release page outputs/main/release/index.html from release.json, without AWS.
 release writes it too; this renders it again, for instance from an older release's release.json:
 per system the AMI id of every region with a launch link and the SSM parameter, the container's
@@ -168,6 +198,7 @@ files with no external request.`,
 		load: () => import("./release-page.ts"),
 	}),
 	verify: defineTask({
+		manual: "docs/verifying.md",
 		doc: `Check a release where users get it, in every region: exit 0 only when all of it holds.
 Reads outputs/main/release.json (or --release FILE) and the stack's outputs, then, all regions at
 once (at most 10 requests a second each, failing checks looked at again for --retry-for, 60s):
@@ -185,6 +216,7 @@ summary; exit 1 on a mismatch, 2 on usage errors, 3 when something could not be 
 		load: () => import("./verify.ts"),
 	}),
 	rollback: defineTask({
+		manual: "docs/release-history.md",
 		doc: `Put users back on an earlier release of the history: bun task rollback --to <release id> (or previous).
 The history is outputs/main/release/releases.json with each release's release.json under
 releases/<id>/ (release keeps it; the pipeline restores the published one first). The target is
@@ -200,6 +232,7 @@ Exit 1 when the target fails its checks, 2 on usage errors, 3 when they could no
 		load: () => import("./rollback.ts"),
 	}),
 	account: defineTask({
+		manual: "docs/retention.md",
 		doc: `Check an AWS account before its first release: quotas, public sharing, encryption, regions.
 Reads only: per region of the regions setting, whether it is enabled, the "Public AMIs" quota
 and what uses it (the Recycle Bin's too), image block public access, EBS encryption by default
@@ -211,6 +244,7 @@ prints the request ids.`,
 		load: () => import("./account.ts"),
 	}),
 	prune: defineTask({
+		manual: "docs/retention.md",
 		doc: `Remove what retention keeps no more: old AMIs, failed publishes' snapshots, unkept container images.
 Prints its plan first (--dry-run prints only that). In every region of the stack: each system's
 AMIs beyond the newest lifecycleKeep (with their snapshots), never one the current release.json
@@ -222,10 +256,12 @@ newest release tags, each with its platform manifests). What is gone already cou
 		load: () => import("./prune.ts"),
 	}),
 	ship: defineTask({
+		manual: "docs/releasing.md",
 		doc: "Ship this machine's system end to end: deploy, build both images, publish them, release.",
 		depends: ["deploy", "images", "publish", "release"],
 	}),
 	build: defineTask({
+		manual: "docs/development.md",
 		doc: "Build everything: analyze, both images, and the CloudFormation (synth).",
 		depends: ["analyze", "images", "synth"],
 	}),

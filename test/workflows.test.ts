@@ -1670,7 +1670,7 @@ describe("supply chain: attestations, cosign and the pins", () => {
 				expect(errors).toHaveLength(1);
 				expect(errors[0]).toContain("need a public repository, or GitHub Enterprise Cloud");
 				// One sentence.
-				expect((errors[0] ?? "").replace(/\(README[^)]*\)/, "").match(/\. /g)).toBeNull();
+				expect((errors[0] ?? "").replace(/\(docs\/[^)]*\)/, "").match(/\. /g)).toBeNull();
 				expect(
 					(await check({ VISIBILITY: visibility, PRIVATE: "true", ENTERPRISE_CLOUD: "true" }))
 						.exitCode,

@@ -48,7 +48,7 @@ export function retentionStatements(stack: Stack, repositoryArn: string): Policy
 		}),
 		new PolicyStatement({
 			sid: "DeleteUnkeptContainerImages",
-			// ECR Public has no lifecycle rules; IAM cannot limit which tags (see the README).
+			// ECR Public has no lifecycle rules; IAM cannot limit which tags (see docs/retention.md).
 			actions: ["ecr-public:DescribeImages", "ecr-public:BatchDeleteImage"],
 			resources: [repositoryArn],
 		}),

@@ -172,7 +172,7 @@ ${rows}
 </table></div>`;
 	return `<section aria-labelledby="supply-chain">
 <h2 id="supply-chain">SBOMs and provenance</h2>
-<p>Each SBOM lists the image's whole Nix closure; it describes the image whose digest it names (the container's manifest digest, or the disk image's SHA-256, which every AMI carries as its <code>ImageSha256</code> tag). The pipeline signs provenance for each image, SBOM and AMI with GitHub's artifact attestations; the project's README shows how to check them.</p>
+<p>Each SBOM lists the image's whole Nix closure; it describes the image whose digest it names (the container's manifest digest, or the disk image's SHA-256, which every AMI carries as its <code>ImageSha256</code> tag). The pipeline signs provenance for each image, SBOM and AMI with GitHub's artifact attestations; the project's manual shows how to check them (docs/supply-chain.md).</p>
 ${table}
 <p>Known vulnerabilities in these closures: <a href="${e(base + VULNERABILITY_REPORT_PATH)}">the daily report</a> (for information only; it never holds a release back).</p>
 </section>`;

@@ -18,7 +18,7 @@ const catalog: Catalog = {
 		passthrough: "nix build",
 		load,
 	}),
-	alpha: defineTask({ doc: "Both images.", depends: ["zeta"], load }),
+	alpha: defineTask({ doc: "Both images.", depends: ["zeta"], manual: "docs/images.md", load }),
 	_helper: defineTask({ doc: "Hidden helper.", load }),
 	plain: defineTask({
 		doc: "No options.",
@@ -63,13 +63,19 @@ describe("renderHelp", () => {
 		expect(text).toStartWith("Usage: bun task plain [options]\n");
 		expect(text).not.toContain("Arguments after --");
 	});
+	test("ends with the task's page of the manual, where it names one", () => {
+		expect(renderHelp(catalog, "alpha")).toEndWith(
+			"Depends on: zeta.\nArguments after -- go to `nix build`.\n\nManual: docs/images.md\n",
+		);
+		expect(renderHelp(catalog, "zeta")).not.toContain("Manual:");
+	});
 	test("works for hidden tasks too", () => {
 		expect(renderHelp(catalog, "_helper")).toContain("Hidden helper.");
 	});
 });
 
 describe("renderJson", () => {
-	test("gives names, docs, options and dependencies of visible tasks", () => {
+	test("gives names, docs, options, dependencies and manual pages of visible tasks", () => {
 		const parsed = JSON.parse(renderJson(catalog));
 		expect(parsed.tasks.map((t: { name: string }) => t.name)).toEqual(["zeta", "alpha", "plain"]);
 		expect(parsed.tasks[1]).toEqual({
@@ -87,8 +93,10 @@ describe("renderJson", () => {
 				},
 			],
 			depends: ["zeta"],
+			manual: "docs/images.md",
 		});
 		expect(parsed.tasks[0].passthrough).toBe("nix build");
+		expect(parsed.tasks[0].manual).toBeUndefined();
 	});
 });
 

@@ -60,7 +60,7 @@ function optionLines(specs: OptionSpecs): string[] {
 	return table(rows);
 }
 
-/** `bun task <name> --help`: doc, options with types, defaults and variables, dependencies. */
+/** `bun task <name> --help`: doc, options with types, defaults and variables, dependencies, its manual page. */
 export function renderHelp(catalog: Catalog, task: string): string {
 	const definition = catalog[task];
 	if (definition === undefined) return renderList(catalog);
@@ -87,6 +87,8 @@ export function renderHelp(catalog: Catalog, task: string): string {
 	const depends = definition.depends ?? [];
 	lines.push(`Depends on: ${depends.length > 0 ? depends.join(", ") : "nothing"}.`);
 	if (tools.length === 1) lines.push(`Arguments after -- go to \`${tools[0]}\`.`);
+	// Last, so a reader who wants more than the help finds where to read on.
+	if (definition.manual !== undefined) lines.push("", `Manual: ${definition.manual}`);
 	lines.push("");
 	return lines.join("\n");
 }
@@ -130,6 +132,7 @@ export function renderJson(catalog: Catalog): string {
 			),
 			depends: definition?.depends ?? [],
 			...(definition?.passthrough ? { passthrough: definition.passthrough } : {}),
+			...(definition?.manual ? { manual: definition.manual } : {}),
 		};
 	});
 	return `${JSON.stringify({ tasks }, null, 2)}\n`;

@@ -88,6 +88,12 @@ export interface TaskDefinition<O extends OptionSpecs = OptionSpecs> {
 	 * without one only runs its dependencies (like `images`).
 	 */
 	load?: () => Promise<TaskModule<OptionValues<O>>>;
+	/**
+	 * The page of the project's manual that explains the task, relative to the
+	 * project's root (e.g. "docs/releasing.md"): the last line of its `--help`.
+	 * A project's catalog may require it of every task.
+	 */
+	manual?: string;
 }
 
 /** Declares a task, inferring its option value types for the body. */

@@ -47,6 +47,28 @@ export interface ReleaseScene {
 	>;
 }
 
+/**
+ * A scene that always sees the test file's current account and registry
+ * (tests replace the account with a fresh one), with its own pushed images.
+ */
+export function liveScene(
+	current: { world: () => World; registry: () => Registry },
+	projectDir: string,
+	work: string,
+): ReleaseScene {
+	return {
+		get world() {
+			return current.world();
+		},
+		get registry() {
+			return current.registry();
+		},
+		projectDir,
+		work,
+		pushed: {},
+	};
+}
+
 export const recordPath = (
 	projectDir: string,
 	kind: "virtual-machine" | "oci-container",

@@ -41,9 +41,9 @@ import {
 import { type Registry, startRegistry } from "./registry.ts";
 import {
 	LABEL,
+	liveScene,
 	NIX_VERSION,
 	pushImages,
-	type ReleaseScene,
 	recordPath as recordPathIn,
 	SYSTEMS,
 	type System,
@@ -72,17 +72,7 @@ const releaseJson = join(project.dir, "outputs/main/release.json");
 let registry: Registry;
 let world: World;
 let standIn: StandIn;
-const scene: ReleaseScene = {
-	get world() {
-		return world;
-	},
-	get registry() {
-		return registry;
-	},
-	projectDir: project.dir,
-	work,
-	pushed: {},
-};
+const scene = liveScene({ world: () => world, registry: () => registry }, project.dir, work);
 const pushed = scene.pushed;
 const recordPath = (kind: "virtual-machine" | "oci-container", system: string) =>
 	recordPathIn(project.dir, kind, system);

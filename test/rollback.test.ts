@@ -30,8 +30,8 @@ import {
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 import {
+	liveScene,
 	pushImages,
-	type ReleaseScene,
 	SYSTEMS,
 	type System,
 	seedAmi,
@@ -54,28 +54,10 @@ const SECOND = { "x86_64-linux": "3333333333333333", "aarch64-linux": "444444444
 let registry: Registry;
 let world: World;
 let standIn: StandIn;
-const first: ReleaseScene = {
-	get world() {
-		return world;
-	},
-	get registry() {
-		return registry;
-	},
-	projectDir: project.dir,
-	work,
-	pushed: {},
-};
-const second: ReleaseScene = {
-	get world() {
-		return world;
-	},
-	get registry() {
-		return registry;
-	},
-	projectDir: project.dir,
-	work,
-	pushed: {},
-};
+const current = { world: () => world, registry: () => registry };
+/** The first build's images and the second's: one scene each, both on the current account. */
+const first = liveScene(current, project.dir, work);
+const second = liveScene(current, project.dir, work);
 
 function env(extra: Record<string, string | undefined> = {}) {
 	return {

@@ -22,14 +22,7 @@ import { attestSite } from "./fixtures/sigstore/attest-site.ts";
 import { type MockSigstore, startMockSigstore } from "./fixtures/sigstore/mock-sigstore.ts";
 import { bunTask, NO_AWS, projectCopy, requireTool, tempDir } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
-import {
-	pushImages,
-	type ReleaseScene,
-	recordPath,
-	SYSTEMS,
-	type System,
-	seed,
-} from "./release-scene.ts";
+import { liveScene, pushImages, recordPath, SYSTEMS, type System, seed } from "./release-scene.ts";
 
 requireTool("skopeo", "apt-get install skopeo");
 requireTool("podman", "apt-get install podman");
@@ -42,17 +35,7 @@ const releaseJson = join(project.dir, "outputs/main/release.json");
 let registry: Registry;
 let world: World;
 let standIn: StandIn;
-const scene: ReleaseScene = {
-	get world() {
-		return world;
-	},
-	get registry() {
-		return registry;
-	},
-	projectDir: project.dir,
-	work,
-	pushed: {},
-};
+const scene = liveScene({ world: () => world, registry: () => registry }, project.dir, work);
 /** The blocks of the x86-64 source snapshot, with data, that --deep reads back. */
 const BLOCKS = [0, 1, 5];
 const PARAMETER = (system: System) => `/nix-images/Production/nixos/${system}/latest`;

@@ -19,7 +19,6 @@
  * Before all of it the whole history is read and checked, the release left
  * is release.json's, and a target that lacks what it released is refused.
  */
-import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { deprecateBy, type ParameterMove, pointParameter } from "../infra/release/rollback.ts";
 import { type AwsSession, withDeployedStack } from "./aws/session.ts";
@@ -34,6 +33,7 @@ import {
 	type History,
 	type HistoryEntry,
 	keptReleases,
+	keptReleaseText,
 	previousRelease,
 	readHistory,
 	restoreReleaseFiles,
@@ -208,7 +208,9 @@ function uncovered(left: ReleaseManifest, target: ReleaseManifest): string[] {
 			missing.push(`${system}'s AMIs`);
 			continue;
 		}
-		const regions = Object.keys(release.regions).filter((region) => !(region in back.regions));
+		const regions = Object.keys(release.regions).filter(
+			(region) => !Object.hasOwn(back.regions, region),
+		);
 		if (regions.length > 0) missing.push(`${system} in ${regions.join(", ")}`);
 	}
 	if (left.containers?.tags.moving.length && !target.containers?.tags.moving.length) {
@@ -331,7 +333,7 @@ export default async function rollback(context: TaskContext<RollbackOptions>) {
 		restoreReleaseFiles(output.dir, entry.releaseId);
 		const next = withRollback(history, left?.releaseId, entry.releaseId, new Date().toISOString());
 		writePages(output.dir, next, kept, target);
-		writeAtomically(output.json, readFileSync(`${output.dir}/${entry.url}`, "utf8"));
+		writeAtomically(output.json, keptReleaseText(output.dir, entry));
 		log(
 			`users are back on ${target.version}: ${relative(root, output.json)}, the page and the history say so${leaving ? `; ${leaving.version} is marked rolled back` : ""}.`,
 		);

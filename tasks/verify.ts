@@ -17,6 +17,7 @@ import { durationOption } from "./project/durations.ts";
 import { readJson } from "./project/files.ts";
 import type { VerifyTaskOptions } from "./project/options.ts";
 import { releaseOutput } from "./project/outputs.ts";
+import { REPOSITORY } from "./provenance/bundles.ts";
 import { currentManifest } from "./release/current.ts";
 import type { ReleaseManifest } from "./release/manifest.ts";
 import { checkManifest } from "./release/manifest-check.ts";
@@ -118,7 +119,7 @@ function provenanceInputs(
 		options.repository ??
 		stackSettings(cdkContext(root)).githubRepository ??
 		(process.env.GITHUB_REPOSITORY || undefined);
-	if (repository === undefined || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repository)) {
+	if (repository === undefined || !REPOSITORY.test(repository)) {
 		throw new UsageError(
 			repository === undefined
 				? "--provenance needs the GitHub repository whose pipeline signed the release: pass --repository owner/name (or set githubRepository in cdk.json's context)."

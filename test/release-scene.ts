@@ -5,9 +5,11 @@
  * a real registry with its container.json, under the tags publish derives.
  */
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildIdOf, containerTag } from "../tasks/project/names.ts";
+import type { StandIn } from "./aws/stand-in.ts";
+import { standInAccount } from "./aws/start.ts";
 import { contentOf, leaveSnapshot, type World } from "./aws/world.ts";
 import { REPO } from "./helpers.ts";
 import type { Registry } from "./registry.ts";
@@ -67,6 +69,28 @@ export function liveScene(
 		work,
 		pushed: {},
 	};
+}
+
+/**
+ * A fresh stand-in account whose ECR Public repository "nix" is `registry`'s
+ * alias/nix, logged in to with its password: where a release test starts.
+ */
+export async function releaseAccount(
+	registry: Registry,
+): Promise<{ world: World; standIn: StandIn }> {
+	const { world, standIn } = await standInAccount();
+	world.repositories.set("nix", `${registry.host}/alias/nix`);
+	world.registryPassword = registry.password;
+	return { world, standIn };
+}
+
+/** Removes every tag of the registry's alias/nix but `kept` (the images publish pushed): no index, no moving tag of an earlier test. */
+export function keepOnlyTags(registry: Registry, kept: Iterable<string>): void {
+	const tags = join(registry.dir, "data/docker/registry/v2/repositories/alias/nix/_manifests/tags");
+	const keep = new Set(kept);
+	for (const tag of readdirSync(tags)) {
+		if (!keep.has(tag)) rmSync(join(tags, tag), { recursive: true, force: true });
+	}
 }
 
 export const recordPath = (

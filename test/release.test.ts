@@ -22,7 +22,6 @@ import { buildIdOf, containerTag } from "../tasks/project/names.ts";
 import { AMI_PREDICATE_TYPE, parseAmiStatement } from "../tasks/provenance/statements.ts";
 import { parametersIn, putParameter } from "./aws/ssm.ts";
 import { crashAfter, type StandIn } from "./aws/stand-in.ts";
-import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
 import {
 	bunTask,
@@ -40,11 +39,13 @@ import {
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 import {
+	keepOnlyTags,
 	LABEL,
 	liveScene,
 	NIX_VERSION,
 	pushImages,
 	recordPath as recordPathIn,
+	releaseAccount,
 	SYSTEMS,
 	type System,
 	seedAmi as seedAmiIn,
@@ -178,9 +179,7 @@ beforeAll(async () => {
 		'case " $* " in *" manifest push "*) [ -n "$PAUSE_AFTER_INDEX" ] && run_then_pause "$@" ;; esac',
 	]);
 	registry = await startRegistry();
-	({ world, standIn } = await standInAccount());
-	world.repositories.set("nix", `${registry.host}/alias/nix`);
-	world.registryPassword = registry.password;
+	({ world, standIn } = await releaseAccount(registry));
 	pushImages(scene);
 });
 afterAll(async () => {
@@ -194,17 +193,13 @@ afterAll(async () => {
 /** A fresh account and registry tags, no records, nothing paused. */
 async function freshRelease() {
 	await standIn?.stop();
-	({ world, standIn } = await standInAccount());
-	world.repositories.set("nix", `${registry.host}/alias/nix`);
-	world.registryPassword = registry.password;
+	({ world, standIn } = await releaseAccount(registry));
 	world.bootMarker = MARKER;
 	rmSync(join(project.dir, "outputs"), { recursive: true, force: true });
-	// Only the images publish pushed: no index, no moving tag of an earlier test.
-	const tags = join(registry.dir, "data/docker/registry/v2/repositories/alias/nix/_manifests/tags");
-	const published = new Set(Object.values(pushed).map((image) => image.tag));
-	for (const tag of readdirSync(tags)) {
-		if (!published.has(tag)) rmSync(join(tags, tag), { recursive: true, force: true });
-	}
+	keepOnlyTags(
+		registry,
+		Object.values(pushed).map((image) => image.tag),
+	);
 	for (const file of ["moves", "paused"]) rmSync(join(spy, file), { force: true });
 }
 

@@ -8,7 +8,7 @@
  * builds.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { bootMarker } from "../tasks/project/boot-marker.ts";
@@ -30,8 +30,10 @@ import {
 } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 import {
+	keepOnlyTags,
 	liveScene,
 	pushImages,
+	releaseAccount,
 	SYSTEMS,
 	type System,
 	seedAmi,
@@ -109,18 +111,13 @@ let releases: { id: string; text: string; manifest: ReleaseManifest }[] = [];
 /** A fresh account and registry, and two releases: the first build's, then the second's. */
 async function twoReleases() {
 	await standIn?.stop();
-	({ world, standIn } = await standInAccount());
-	world.repositories.set("nix", `${registry.host}/alias/nix`);
-	world.registryPassword = registry.password;
+	({ world, standIn } = await releaseAccount(registry));
 	world.bootMarker = bootMarker(REPO);
 	rmSync(join(project.dir, "outputs"), { recursive: true, force: true });
-	const tags = join(registry.dir, "data/docker/registry/v2/repositories/alias/nix/_manifests/tags");
-	const published = new Set(
+	keepOnlyTags(
+		registry,
 		[...Object.values(first.pushed), ...Object.values(second.pushed)].map((image) => image.tag),
 	);
-	for (const tag of readdirSync(tags)) {
-		if (!published.has(tag)) rmSync(join(tags, tag), { recursive: true, force: true });
-	}
 	for (const file of ["moves", "paused"]) rmSync(join(spy, file), { force: true });
 	releases = [];
 	for (const [scene, build] of [

@@ -16,13 +16,20 @@ import { snapshotContent } from "../infra/publish/snapshot-content.ts";
 import { seedBuild, seededRelease } from "./aws/seed.ts";
 import { parametersIn, putParameter } from "./aws/ssm.ts";
 import { AwsError, type StandIn } from "./aws/stand-in.ts";
-import { standInAccount } from "./aws/start.ts";
 import type { World } from "./aws/world.ts";
 import { attestSite } from "./fixtures/sigstore/attest-site.ts";
 import { type MockSigstore, startMockSigstore } from "./fixtures/sigstore/mock-sigstore.ts";
 import { bunTask, NO_AWS, projectCopy, requireTool, tempDir } from "./helpers.ts";
 import { type Registry, startRegistry } from "./registry.ts";
-import { liveScene, pushImages, recordPath, SYSTEMS, type System, seed } from "./release-scene.ts";
+import {
+	liveScene,
+	pushImages,
+	recordPath,
+	releaseAccount,
+	SYSTEMS,
+	type System,
+	seed,
+} from "./release-scene.ts";
 
 requireTool("skopeo", "apt-get install skopeo");
 requireTool("podman", "apt-get install podman");
@@ -121,9 +128,7 @@ function seedSnapshotContents() {
 
 beforeAll(async () => {
 	registry = await startRegistry();
-	({ world, standIn } = await standInAccount());
-	world.repositories.set("nix", `${registry.host}/alias/nix`);
-	world.registryPassword = registry.password;
+	({ world, standIn } = await releaseAccount(registry));
 	pushImages(scene);
 	seed(scene);
 	seedSnapshotContents();

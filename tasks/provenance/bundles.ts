@@ -74,7 +74,8 @@ function clause(text: string): string {
 const messageOf = (error: unknown) =>
 	clause(error instanceof Error ? error.message : String(error));
 
-const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+/** A GitHub repository as owner/name. */
+export const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const SAN = /^https:\/\/github\.com\/([^/]+\/[^/]+)\/(\.github\/workflows\/[^@]+)@(.+)$/;
 
 /**
